@@ -1,0 +1,21 @@
+// The CLI's subcommands. Each takes the arguments after its name and returns the exit code;
+// errors are thrown as inf::Error (exit 1) or UsageError (exit 2) and printed by main.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace inf::cli {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using Args = std::vector<std::string>;
+
+int run_devices(const Args& args);
+int run_inspect(const Args& args);
+int run_convert(const Args& args);
+
+}  // namespace inf::cli
