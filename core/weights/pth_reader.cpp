@@ -115,7 +115,7 @@ void check_view_inside_storage(const pickle::TensorRef& tensor) {
   bool empty = false;
   for (size_t axis = 0; axis < tensor.sizes.size(); ++axis) {
     if (tensor.sizes[axis] < 0) problem(where + " has a negative size");
-    if (tensor.strides[axis] < 0) problem(where + " has a negative stride, which infinode does not support");
+    if (tensor.strides[axis] < 0) problem(where + " has a negative stride (not supported)");
     empty = empty || tensor.sizes[axis] == 0;
   }
   const auto numel = static_cast<uint64_t>(storage.numel);
@@ -148,8 +148,8 @@ class TorchHooks : public pickle::Hooks {
     if (id < 0 && module == "torch" && find_storage_type(name) != nullptr) id = kStorageType;
     if (id < 0) {
       problem("pickle refers to '" + std::string(module) + "." + std::string(name) +
-              "', which is not allowed: a state dict only needs tensor rebuild functions, storage types and "
-              "OrderedDict; refusing to load");
+              "', which is not allowed (a state dict only needs tensor rebuild functions, storage types and "
+              "OrderedDict; refusing to load)");
     }
     pickle::Global* global = arena.make<pickle::Global>();
     global->module = std::string(module);
@@ -241,8 +241,8 @@ class TorchHooks : public pickle::Hooks {
     if (storage == nullptr) problem("tensor is rebuilt from a " + std::string(pickle::kind_name(items[0])) + ", not a storage");
     if (!(*storage)->dtype) {
       throw Error(ErrorKind::unsupported, "tensor uses " + (*storage)->type_name +
-                                              ", an unsupported dtype (infinode has f32, bf16, f16, u8, i32, i64); "
-                                              "convert the checkpoint's tensors first");
+                                              ", an unsupported dtype (infinode has f32, bf16, f16, u8, i32, i64; "
+                                              "convert the checkpoint's tensors first)");
     }
     pickle::TensorRef* tensor = arena.make<pickle::TensorRef>();
     tensor->storage = *storage;

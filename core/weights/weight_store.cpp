@@ -45,8 +45,13 @@ WeightFileContents read_sharded_index(const std::string& path) {
     auto found = shards.find(shard);
     if (found == shards.end()) {
       std::unordered_map<std::string, TensorRecord> by_name;
-      for (auto& record : read_safetensors(directory_of(path) + "/" + shard).tensors)
-        by_name.emplace(record.name, std::move(record));
+      try {
+        for (auto& record : read_safetensors(directory_of(path) + "/" + shard).tensors)
+          by_name.emplace(record.name, std::move(record));
+      } catch (const Error& error) {
+        // Name the index too: the user opened it, not the shard.
+        throw Error(error.kind(), path + ": shard " + shard + ": " + error.what());
+      }
       found = shards.emplace(shard, std::move(by_name)).first;
     }
     const auto record = found->second.find(name);

@@ -81,14 +81,14 @@ class CudaBackend final : public Backend {
   // ---- memory ----
 
   Tensor alloc(DType dtype, const Shape& shape) override {
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     return pool_.alloc_tensor(dtype, shape);
   }
 
   void upload(const Tensor& dst, const Tensor& src) override {
     check_copy("upload", dst, src, /*host=*/src, /*device_side=*/dst);
     if (src.nbytes() == 0) return;
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda_check(cudaMemcpyAsync(device_data(dst), src.data(), src.nbytes(), cudaMemcpyHostToDevice, stream()),
                "cudaMemcpyAsync (upload)");
   }
@@ -98,13 +98,13 @@ class CudaBackend final : public Backend {
     INF_CHECK(!dst.buffer()->read_only(), ErrorKind::invalid_argument, "cuda download: dst ", dst.describe(),
               " is read-only");
     if (src.nbytes() == 0) return;
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda_check(cudaMemcpyAsync(dst.data(), device_data(src), src.nbytes(), cudaMemcpyDeviceToHost, stream()),
                "cudaMemcpyAsync (download)");
   }
 
   void synchronize() override {
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda_check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize (a queued op failed)");
   }
 
@@ -118,7 +118,7 @@ class CudaBackend final : public Backend {
     INF_CHECK(dst.dtype() == src.dtype() || (dtype_is_float(dst.dtype()) && dtype_is_float(src.dtype())),
               ErrorKind::invalid_argument, "cuda convert: cannot convert ", src.describe(), " to ", dst.describe(),
               " (float <-> float or same dtype only)");
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda::launch_convert(stream(), dst, src);
   }
 
@@ -127,7 +127,7 @@ class CudaBackend final : public Backend {
     check_float_operand(label, "dst", dst);
     check_float_operand(label, "src", src);
     check_output(label, dst, src.shape());
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda::launch_unary(stream(), op, dst, src);
   }
 
@@ -138,7 +138,7 @@ class CudaBackend final : public Backend {
     check_float_operand(label, "b", b);
     check_output(label, dst, a.shape());
     cuda::broadcast_strides(b, a.shape(), label.c_str());  // throws when b does not broadcast
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda::launch_binary(stream(), op, dst, a, b);
   }
 
@@ -146,7 +146,7 @@ class CudaBackend final : public Backend {
     check_float_operand("scale", "dst", dst);
     check_float_operand("scale", "src", src);
     check_output("scale", dst, src.shape());
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda::launch_scale(stream(), dst, src, alpha, beta);
   }
 
@@ -179,7 +179,7 @@ class CudaBackend final : public Backend {
       INF_CHECK(bias.ndim() == 1 && bias.dim(0) == n, ErrorKind::invalid_argument, "cuda matmul: bias ",
                 bias.describe(), " must be [", n, "] for dst ", dst.describe());
     }
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     gemm_->matmul(dst, a, b, options);
   }
 
@@ -188,20 +188,20 @@ class CudaBackend final : public Backend {
     check_row_op("layer_norm", dst, src);
     check_channel_vector("layer_norm", "weight", weight, src);
     check_channel_vector("layer_norm", "bias", bias, src);
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda::launch_layer_norm(stream(), dst, src, weight, bias, eps);
   }
 
   void rms_norm(const Tensor& dst, const Tensor& src, const Tensor* weight, float eps) override {
     check_row_op("rms_norm", dst, src);
     check_channel_vector("rms_norm", "weight", weight, src);
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda::launch_rms_norm(stream(), dst, src, weight, eps);
   }
 
   void softmax(const Tensor& dst, const Tensor& src, float scale) override {
     check_row_op("softmax", dst, src);
-    DeviceGuard guard(device_index_);
+    make_current(device_index_);
     cuda::launch_softmax(stream(), dst, src, scale);
   }
 
@@ -310,7 +310,7 @@ std::unique_ptr<Backend> create_cuda_backend(int device_index) {
   INF_CHECK(device_index >= 0 && device_index < count, ErrorKind::invalid_argument, "cuda: no device cuda:",
             device_index, " (", count, " visible)");
   {
-    cuda::DeviceGuard guard(device_index);
+    cuda::make_current(device_index);
     cudaFuncAttributes attributes{};
     const cudaError_t status = cudaFuncGetAttributes(&attributes, cuda::probe_kernel);
     if (status != cudaSuccess) {

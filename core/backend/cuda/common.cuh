@@ -59,26 +59,15 @@ inline void check_launch(const char* kernel, const char* file = __builtin_FILE()
 // runtime already unloaded) are expected and stay quiet.
 void report_cuda_error_in_destructor(cudaError_t status, const char* what);
 
-// Makes `device` current for the scope and restores the previous device afterwards, so the
-// backend works from any thread and does not disturb a host application's own CUDA use.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    cuda_check(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (previous_ != device) cuda_check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceGuard() {
-    int current = previous_;
-    if (cudaGetDevice(&current) == cudaSuccess && current != previous_) {
-      report_cuda_error_in_destructor(cudaSetDevice(previous_), "cudaSetDevice (restore)");
-    }
-  }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
+// Makes `device` current on the calling thread, so the backend works from any thread. It is
+// deliberately not restored afterwards: since CUDA 12, cudaSetDevice creates the primary context,
+// so "restoring" device 0 on a thread that never used it would cost a stray context (hundreds of
+// MiB) on every multi-GPU machine.
+inline void make_current(int device) {
+  int current = -1;
+  cuda_check(cudaGetDevice(&current), "cudaGetDevice");
+  if (current != device) cuda_check(cudaSetDevice(device), "cudaSetDevice");
+}
 
 // ---- element types ----
 

@@ -263,7 +263,7 @@ CublasLtGemm::Plan& CublasLtGemm::plan_for(const PlanKey& key) {
 // ---- CublasLtGemm ----
 
 CublasLtGemm::CublasLtGemm(DeviceMemoryPool& pool) : pool_(pool) {
-  DeviceGuard guard(pool_.device());
+  make_current(pool_.device());
   cublas_check(cublasLtCreate(&handle_), "cublasLtCreate");
   try {
     workspace_ = pool_.allocate(kCublasWorkspaceBytes);

@@ -15,12 +15,11 @@ void report_cuda_error_in_destructor(cudaError_t status, const char* what) {
 
 namespace {
 
-// Runs `fn` with `device` current, restoring the previous device; never throws (destructors).
+// Runs `fn` with `device` current (not restored, see make_current); never throws (destructors).
 template <typename Fn>
 void on_device_noexcept(int device, const char* what, Fn&& fn) noexcept {
-  int previous = device;
-  if (cudaGetDevice(&previous) != cudaSuccess) previous = device;
-  if (previous != device) {
+  int current = -1;
+  if (cudaGetDevice(&current) != cudaSuccess || current != device) {
     const cudaError_t status = cudaSetDevice(device);
     if (status != cudaSuccess) {
       report_cuda_error_in_destructor(status, what);
@@ -28,7 +27,6 @@ void on_device_noexcept(int device, const char* what, Fn&& fn) noexcept {
     }
   }
   report_cuda_error_in_destructor(fn(), what);
-  if (previous != device) report_cuda_error_in_destructor(cudaSetDevice(previous), "cudaSetDevice (restore)");
 }
 
 // A block of device memory from DeviceMemoryPool. The destructor returns it in stream order:
@@ -61,7 +59,7 @@ class DeviceBuffer final : public Buffer {
 // ---- CudaStream ----
 
 CudaStream::CudaStream(int device) : device_(device) {
-  DeviceGuard guard(device);
+  make_current(device);
   // Non-blocking: the backend's work must not serialise with the legacy default stream that a
   // host application may be using.
   cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
@@ -79,15 +77,16 @@ CudaStream::~CudaStream() {
 DeviceMemoryPool::DeviceMemoryPool(int device, std::shared_ptr<CudaStream> stream)
     : device_(device), stream_(std::move(stream)) {
   INF_CHECK(stream_ != nullptr, ErrorKind::internal, "cuda: memory pool needs a stream");
-  DeviceGuard guard(device_);
+  make_current(device_);
   int pools_supported = 0;
   cuda_check(cudaDeviceGetAttribute(&pools_supported, cudaDevAttrMemoryPoolsSupported, device_),
              "cudaDeviceGetAttribute(MemoryPoolsSupported)");
   stream_ordered_ = pools_supported != 0;
   if (!stream_ordered_) return;
 
+  // The pool cudaMallocAsync draws from: the default one unless the host application set another.
   cudaMemPool_t pool = nullptr;
-  cuda_check(cudaDeviceGetDefaultMemPool(&pool, device_), "cudaDeviceGetDefaultMemPool");
+  cuda_check(cudaDeviceGetMemPool(&pool, device_), "cudaDeviceGetMemPool");
   // By default the pool returns freed memory to the driver at every synchronisation; keeping it
   // avoids re-mapping the same activations every step.
   uint64_t keep_everything = UINT64_MAX;
@@ -98,7 +97,7 @@ DeviceMemoryPool::DeviceMemoryPool(int device, std::shared_ptr<CudaStream> strea
 std::shared_ptr<Buffer> DeviceMemoryPool::allocate(size_t bytes) {
   void* memory = nullptr;
   if (bytes > 0) {
-    DeviceGuard guard(device_);
+    make_current(device_);
     const cudaError_t status =
         stream_ordered_ ? cudaMallocAsync(&memory, bytes, stream_->get()) : cudaMalloc(&memory, bytes);
     if (status == cudaErrorMemoryAllocation) {
@@ -117,7 +116,6 @@ std::shared_ptr<Buffer> DeviceMemoryPool::allocate(size_t bytes) {
   } catch (...) {
     // make_shared itself failed (host OOM): give the block back before propagating.
     if (memory != nullptr) {
-      DeviceGuard guard(device_);
       report_cuda_error_in_destructor(stream_ordered_ ? cudaFreeAsync(memory, stream_->get()) : cudaFree(memory),
                                       "free after failed allocation");
     }

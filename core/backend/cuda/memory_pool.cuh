@@ -1,7 +1,7 @@
-// Stream-ordered device memory. Every allocation comes from the device's default memory pool
-// through cudaMallocAsync on the backend's stream and goes back with cudaFreeAsync on the same
-// stream, so freeing a tensor whose last use is still queued is safe and memory is reused
-// without a device-wide synchronisation.
+// Stream-ordered device memory. Every allocation comes from the device's memory pool (the
+// default one unless the host set another) through cudaMallocAsync on the backend's stream and
+// goes back with cudaFreeAsync on the same stream, so freeing a tensor whose last use is still
+// queued is safe and memory is reused without a device-wide synchronisation.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -34,7 +34,7 @@ class CudaStream {
 
 class DeviceMemoryPool {
  public:
-  // Configures the device's default pool to keep freed memory (no release threshold), so a
+  // Configures the device's pool to keep freed memory (no release threshold), so a
   // steady-state denoising loop allocates nothing from the driver after the first step.
   DeviceMemoryPool(int device, std::shared_ptr<CudaStream> stream);
 
