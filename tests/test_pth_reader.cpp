@@ -155,6 +155,7 @@ TEST(PthReaderBad, TruncatedPickle) { expect_refused("pth_truncated_pickle.pth",
 TEST(PthReaderBad, TruncatedZip) { expect_refused("pth_truncated_zip.pth", {"truncated"}); }
 TEST(PthReaderBad, StorageLargerThanItsMember) { expect_refused("pth_storage_out_of_range.pth", {"storage", "out of range"}); }
 TEST(PthReaderBad, ViewPastItsStorage) { expect_refused("pth_view_out_of_range.pth", {"out of range"}); }
+TEST(PthReaderBad, ExpandedView) { expect_refused("pth_expanded_view.pth", {"more elements than its storage"}); }
 TEST(PthReaderBad, NegativeStride) { expect_refused("pth_negative_stride.pth", {"negative stride"}); }
 TEST(PthReaderBad, CompressedEntry) { expect_refused("pth_compressed_entry.pth", {"compressed"}); }
 TEST(PthReaderBad, LegacyFormat) { expect_refused("pth_legacy_format.pth", {"legacy", "torch>=1.6"}); }

@@ -276,6 +276,7 @@ def write_bad_files(plain_path):
     floats = struct.pack("<4f", 1, 2, 3, 4)
     write_bad_pickle("pth_storage_out_of_range.pth", tensor_pickle(100, [100], [1]), [floats])
     write_bad_pickle("pth_view_out_of_range.pth", tensor_pickle(4, [2, 3], [3, 1]), [floats])
+    write_bad_pickle("pth_expanded_view.pth", tensor_pickle(4, [3, 4], [0, 1]), [floats])
     write_bad_pickle("pth_negative_stride.pth", tensor_pickle(4, [4], [-1], storage_offset=3), [floats])
     write_bad_pickle("pth_compressed_entry.pth", tensor_pickle(4, [4], [1]), [floats], zipfile.ZIP_DEFLATED)
 

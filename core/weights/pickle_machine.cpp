@@ -14,6 +14,9 @@ namespace {
 
 [[noreturn]] void problem(const std::string& text) { throw Error(ErrorKind::invalid_data, text); }
 
+// Real state-dict keys are well under 300 bytes.
+constexpr size_t kMaxKeyLength = 1024;
+
 enum Opcode : uint8_t {
   kMark = '(',
   kStop = '.',
@@ -429,6 +432,12 @@ void Dict::set(const Value& key, const Value& value) {
   size_t* slot = nullptr;
   size_t next = items_.size();
   if (const Text* text = std::get_if<Text>(&key)) {
+    // Keys become tensor names; the bound also keeps hashing a long key fetched from the memo
+    // over and over from turning a small pickle into seconds of work.
+    if (text->bytes.size() > kMaxKeyLength) {
+      problem("dict key is " + std::to_string(text->bytes.size()) + " bytes long, more than the " +
+              std::to_string(kMaxKeyLength) + " a state dict key needs");
+    }
     slot = &text_keys_.try_emplace(text->bytes, next).first->second;
   } else if (const int64_t* number = std::get_if<int64_t>(&key)) {
     slot = &int_keys_.try_emplace(*number, next).first->second;

@@ -136,6 +136,14 @@ void check_view_inside_storage(const pickle::TensorRef& tensor) {
     problem(where + ": view reaches element " + std::to_string(last) + ", out of range of its storage of " +
             std::to_string(numel) + " elements");
   }
+  // A view with more elements than its storage repeats elements (zero strides, as from expand()),
+  // which no saved weight does; refusing it also bounds any copy of the tensor by the file size.
+  uint64_t elements = 1;
+  for (const int64_t size : tensor.sizes) {
+    if (multiply_overflows(elements, static_cast<uint64_t>(size), elements) || elements > numel) {
+      problem(where + " has more elements than its storage (an expanded view), which is not supported");
+    }
+  }
 }
 
 class TorchHooks : public pickle::Hooks {
@@ -326,15 +334,15 @@ class Flattener {
     }
   }
 
-  std::string child_name(const std::string& prefix, std::string_view key) const {
+  std::string child_name(const std::string& prefix, std::string_view key) {
     if (prefix.size() + key.size() + 1 > kMaxNameLength) {
       fail(ErrorKind::invalid_data, path_, ": a key path is longer than ", kMaxNameLength, " bytes");
     }
+    count_output(prefix.size() + key.size() + 1);
     return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
   }
 
   void claim_name(const std::string& name) {
-    count_output(name.size());
     if (!names_.insert(name).second) {
       fail(ErrorKind::invalid_data, path_, ": two entries flatten to the same name '", name, "'");
     }

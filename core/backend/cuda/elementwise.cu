@@ -45,9 +45,7 @@ StridedIndexer make_indexer(const Shape& sizes, const std::vector<int64_t>& stri
 std::vector<int64_t> broadcast_strides(const Tensor& b, const Shape& target, const char* op) {
   const int target_ndim = static_cast<int>(target.size());
   const int b_ndim = b.ndim();
-  bool ok = true;
-  // Leading dims of b beyond the target's rank are allowed only as size 1.
-  for (int d = 0; d < b_ndim - target_ndim; ++d) ok = ok && b.shape()[d] == 1;
+  bool ok = b_ndim <= target_ndim;  // as in the CPU reference, b never has more dims than a
   std::vector<int64_t> strides(target.size(), 0);
   for (int d = 0; d < target_ndim && ok; ++d) {
     const int bd = b_ndim - target_ndim + d;  // b's dim aligned with target dim d
@@ -79,8 +77,10 @@ __global__ void convert_kernel(Dst* dst, const Src* src, StridedIndexer src_inde
   for (int64_t i = first_index(); i < count; i += grid_stride()) {
     if constexpr (std::is_same_v<Dst, Src>) {
       dst[i] = src[src_index.offset(i)];  // exact copy, any dtype
-    } else {
+    } else if constexpr (is_device_float_v<Src>) {
       store_from_float(dst, i, load_as_float(src, src_index.offset(i)));
+    } else {
+      store_from_float(dst, i, static_cast<float>(src[src_index.offset(i)]));  // integer -> float
     }
   }
 }
@@ -154,8 +154,8 @@ void launch_convert(cudaStream_t stream, const Tensor& dst, const Tensor& src) {
     using Dst = typename decltype(dst_tag)::type;
     dispatch_dtype(src.dtype(), [&](auto src_tag) {
       using Src = typename decltype(src_tag)::type;
-      // Only float<->float conversions and same-type copies are instantiated.
-      if constexpr (std::is_same_v<Dst, Src> || (is_device_float_v<Dst> && is_device_float_v<Src>)) {
+      // Only conversions to float and same-type copies are instantiated.
+      if constexpr (std::is_same_v<Dst, Src> || is_device_float_v<Dst>) {
         convert_kernel<Dst, Src><<<grid_for(count), kElementwiseThreads, 0, stream>>>(
             typed<Dst>(dst), typed<const Src>(src), src_index, count);
         check_launch("convert_kernel");

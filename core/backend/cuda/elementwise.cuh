@@ -10,7 +10,7 @@
 
 namespace inf::cuda {
 
-// dst = src in dst's dtype: float <-> float, or a same-dtype copy of any dtype.
+// dst = src in dst's dtype: any dtype -> float (through fp32), or a same-dtype copy of any dtype.
 void launch_convert(cudaStream_t stream, const Tensor& dst, const Tensor& src);
 
 void launch_unary(cudaStream_t stream, UnaryOp op, const Tensor& dst, const Tensor& src);

@@ -154,13 +154,18 @@ __global__ void softmax_kernel(Dst* dst, const Src* src, RowLayout layout, float
       local_max = fmaxf(local_max, load_as_float(in, j * layout.inner_stride) * scale);
     }
     const float row_max = block_reduce(local_max, MaxOp{}, -INFINITY, scratch);
+    if (row_max == -INFINITY) {
+      // A fully masked row gives zeros rather than NaN (exp(-inf - -inf)), as in the reference.
+      for (int64_t j = threadIdx.x; j < n; j += blockDim.x) store_from_float(out, j, 0.0f);
+      continue;  // uniform across the block: every thread saw the same row_max
+    }
     float local_sum = 0.0f;
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
       local_sum += expf(load_as_float(in, j * layout.inner_stride) * scale - row_max);
     }
-    const float row_sum = block_reduce(local_sum, SumOp{}, 0.0f, scratch);
+    const float inv_sum = 1.0f / block_reduce(local_sum, SumOp{}, 0.0f, scratch);
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-      store_from_float(out, j, expf(load_as_float(in, j * layout.inner_stride) * scale - row_max) / row_sum);
+      store_from_float(out, j, expf(load_as_float(in, j * layout.inner_stride) * scale - row_max) * inv_sum);
     }
   }
 }

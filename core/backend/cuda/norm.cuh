@@ -17,7 +17,7 @@ void launch_layer_norm(cudaStream_t stream, const Tensor& dst, const Tensor& src
 // x / sqrt(mean(x^2) + eps) * weight
 void launch_rms_norm(cudaStream_t stream, const Tensor& dst, const Tensor& src, const Tensor* weight, float eps);
 
-// softmax(src * scale) over the last dim, max-subtracted.
+// softmax(src * scale) over the last dim, max-subtracted; a row of only -inf gives zeros.
 void launch_softmax(cudaStream_t stream, const Tensor& dst, const Tensor& src, float scale);
 
 }  // namespace inf::cuda
