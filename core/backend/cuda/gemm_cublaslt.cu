@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cuda/elementwise.cuh"
+#include "common/log.h"
 
 namespace inf::cuda {
 
@@ -118,6 +119,36 @@ void set_preference(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAtt
   cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &value, sizeof(value)), what);
 }
 
+// ---- fallback GEMM ----
+// One thread per output element, fp32 accumulation. Only for configurations cuBLASLt declines
+// (unusual alignments or strides); nothing here aims at speed.
+struct FallbackGemm {
+  int64_t m = 0, n = 0, k = 0, batch = 1;
+  int64_t lda = 0, ldb = 0, ldd = 0, stride_a = 0, stride_b = 0, stride_d = 0;
+  bool transpose_b = true;
+  float alpha = 1.0f;
+};
+
+template <typename In, typename Out>
+__global__ void fallback_gemm_kernel(FallbackGemm g, const In* a, const In* b, Out* d, const Out* bias) {
+  const int64_t count = g.batch * g.m * g.n;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t col = i % g.n;
+    const int64_t row = (i / g.n) % g.m;
+    const int64_t which = i / (g.n * g.m);
+    const In* a_row = a + which * g.stride_a + row * g.lda;
+    const In* b_batch = b + which * g.stride_b;
+    float sum = 0.0f;
+    for (int64_t t = 0; t < g.k; ++t) {
+      const int64_t b_index = g.transpose_b ? col * g.ldb + t : t * g.ldb + col;
+      sum += load_as_float(a_row, t) * load_as_float(b_batch, b_index);
+    }
+    const float bias_value = bias == nullptr ? 0.0f : load_as_float(bias, col);
+    store_from_float(d + which * g.stride_d + row * g.ldd, col, g.alpha * sum + bias_value);
+  }
+}
+
 }  // namespace
 
 // ---- plan cache ----
@@ -129,6 +160,7 @@ struct CublasLtGemm::Plan {
   cublasLtMatrixLayout_t layout_d = nullptr;  // C and D: our dst, column-major [N, M]
   cublasLtMatmulAlgo_t algo{};
   bool fused_bias = false;  // false when bias is absent or no algorithm supports the epilogue
+  bool use_fallback = false;  // cuBLASLt offered no algorithm: run fallback_gemm_kernel instead
 
   Plan() = default;
   Plan(const Plan&) = delete;
@@ -164,10 +196,11 @@ size_t CublasLtGemm::PlanKeyHash::operator()(const PlanKey& key) const {
 
 namespace {
 
-// Builds descriptors for `key` and asks the heuristic for an algorithm; nullptr when cuBLASLt
-// has none for this configuration (so the caller can retry without the bias epilogue).
+// Builds descriptors for `key` and asks the heuristic for an algorithm; nullptr (and the
+// reason in `why_not`) when cuBLASLt declines this configuration, so the caller can retry
+// without the bias epilogue or fall back.
 std::unique_ptr<CublasLtGemm::Plan> build_plan(cublasLtHandle_t handle, const CublasLtGemm::PlanKey& key,
-                                               bool with_bias) {
+                                               bool with_bias, std::string& why_not) {
   auto plan = std::make_unique<CublasLtGemm::Plan>();
   const auto input_type = static_cast<cudaDataType_t>(key.input_type);
   const auto output_type = static_cast<cudaDataType_t>(key.output_type);
@@ -231,9 +264,17 @@ std::unique_ptr<CublasLtGemm::Plan> build_plan(cublasLtHandle_t handle, const Cu
   const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle, plan->desc, plan->layout_b, plan->layout_a,
                                                                plan->layout_d, plan->layout_d, preference, 1,
                                                                &result, &found);
-  if (status == CUBLAS_STATUS_NOT_SUPPORTED || (status == CUBLAS_STATUS_SUCCESS && found == 0)) return nullptr;
+  // NOT_SUPPORTED: no kernel fits; INVALID_VALUE: a combination (e.g. an epilogue with these
+  // types) this cuBLASLt rejects. Both mean "not this way", not a broken device.
+  if (status == CUBLAS_STATUS_NOT_SUPPORTED || status == CUBLAS_STATUS_INVALID_VALUE) {
+    why_not = cublasLtGetStatusName(status);
+    return nullptr;
+  }
   cublas_check(status, "cublasLtMatmulAlgoGetHeuristic");
-  if (result.state != CUBLAS_STATUS_SUCCESS) return nullptr;
+  if (found == 0 || result.state != CUBLAS_STATUS_SUCCESS) {
+    why_not = found == 0 ? "no algorithm returned" : cublasLtGetStatusName(result.state);
+    return nullptr;
+  }
   plan->algo = result.algo;
   plan->fused_bias = with_bias;
   return plan;
@@ -251,12 +292,18 @@ std::string describe_key(const CublasLtGemm::PlanKey& key) {
 CublasLtGemm::Plan& CublasLtGemm::plan_for(const PlanKey& key) {
   auto found = plans_.find(key);
   if (found != plans_.end()) return *found->second;
-  std::unique_ptr<Plan> plan = build_plan(handle_, key, key.fused_bias != 0);
+  std::string why_not;
+  std::unique_ptr<Plan> plan = build_plan(handle_, key, key.fused_bias != 0, why_not);
   // Some shapes/alignments have no kernel with the bias epilogue; the bias is then added by a
   // separate broadcast kernel (Plan::fused_bias tells matmul()).
-  if (!plan && key.fused_bias) plan = build_plan(handle_, key, false);
-  INF_CHECK(plan != nullptr, ErrorKind::unsupported, "cuda matmul: cuBLASLt has no algorithm for ",
-            describe_key(key));
+  if (!plan && key.fused_bias) plan = build_plan(handle_, key, false, why_not);
+  if (!plan) {
+    // Correct but slow; cached like any plan, so the warning comes once per shape.
+    log_warn("cuda matmul: cuBLASLt has no algorithm for ", describe_key(key), " (", why_not,
+             "); using the fallback kernel");
+    plan = std::make_unique<Plan>();
+    plan->use_fallback = true;
+  }
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
@@ -358,6 +405,27 @@ void CublasLtGemm::matmul(const Tensor& dst, const Tensor& a, const Tensor& b, c
   key.align_d = guaranteed_alignment(device_data(out), batch, key.stride_d, dtype_size(output_dtype));
 
   Plan& plan = plan_for(key);
+  if (plan.use_fallback) {
+    FallbackGemm g;
+    g.m = m, g.n = n, g.k = k, g.batch = batch;
+    g.lda = key.lda, g.ldb = key.ldb, g.ldd = key.ldd;
+    g.stride_a = key.stride_a, g.stride_b = key.stride_b, g.stride_d = key.stride_d;
+    g.transpose_b = options.transpose_b;
+    g.alpha = options.alpha;
+    dispatch_float_dtype(input_dtype, [&](auto in_tag) {
+      using In = typename decltype(in_tag)::type;
+      dispatch_float_dtype(output_dtype, [&](auto out_tag) {
+        using Out = typename decltype(out_tag)::type;
+        const Out* bias_data = bias != nullptr ? static_cast<const Out*>(device_data(bias_vector)) : nullptr;
+        fallback_gemm_kernel<In, Out><<<grid_for(batch * m * n), kElementwiseThreads, 0, stream>>>(
+            g, static_cast<const In*>(device_data(a_op.tensor)), static_cast<const In*>(device_data(b_op.tensor)),
+            static_cast<Out*>(device_data(out)), bias_data);
+        check_launch("fallback_gemm_kernel");
+      });
+    });
+    if (!direct) launch_convert(stream, dst, out);
+    return;
+  }
   if (plan.fused_bias) {
     const void* bias_data = device_data(bias_vector);
     set_desc(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias_data, "set BIAS_POINTER");
