@@ -9,7 +9,8 @@ int run_inspect(const Args& args) {
   if (args.size() != 1) throw UsageError("usage: infinode inspect FILE (.safetensors, .safetensors.index.json, .pth)");
   const WeightStore store = WeightStore::open(args[0]);
   std::printf("file: %s\n", store.source().c_str());
-  std::printf("tensors: %zu, %.3f MB\n", store.size(), static_cast<double>(store.total_bytes()) / 1e6);
+  std::printf("tensors: %zu, %llu bytes (%.1f MB)\n", store.size(),
+              static_cast<unsigned long long>(store.total_bytes()), static_cast<double>(store.total_bytes()) / 1e6);
   if (!store.metadata().empty()) {
     std::printf("metadata:\n");
     for (const auto& [key, value] : store.metadata()) {
