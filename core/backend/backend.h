@@ -7,6 +7,7 @@
 // upload()/download() must stay alive and untouched until synchronize() returns.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,6 +74,26 @@ class Backend {
   virtual void rms_norm(const Tensor& dst, const Tensor& src, const Tensor* weight, float eps) = 0;
   // softmax over the last dim of (src * scale), max-subtracted.
   virtual void softmax(const Tensor& dst, const Tensor& src, float scale) = 0;
+  // x / max(||x||_2, eps) over the last dim (cosine attention normalises each head's q and k).
+  virtual void l2_normalize(const Tensor& dst, const Tensor& src, float eps) = 0;
+
+  // 2-D rotary embedding with interleaved pairs. src and dst are [B, L, H, hd]; cos and sin are
+  // f32 [L, hd/2], one angle per pair p = (x[2p], x[2p+1]) of every head at position l:
+  //   y[2p] = cos * x[2p] - sin * x[2p+1],  y[2p+1] = sin * x[2p] + cos * x[2p+1].
+  virtual void rope(const Tensor& dst, const Tensor& src, const Tensor& cos, const Tensor& sin) = 0;
+
+  // Multi-head attention, heads laid out as in a [B, L, H*hd] activation:
+  // q is [B, Lq, H, hd], k and v are [B, Lk, H, hd] (strided views are fine, e.g. a KV cache),
+  // dst is [B, Lq, H, hd]. dst = softmax(q k^T * scale) v per (batch, head), no mask except
+  // key_lengths: when given (B entries), row b attends to its first key_lengths[b] keys only
+  // (variable-length text in cross-attention; a length of 0 gives zeros).
+  virtual void attention(const Tensor& dst, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                         const std::vector<int32_t>* key_lengths) = 0;
+
+  // Bilinear resize of [B, C, H, W] to dst [B, C, H', W'], align_corners = false, no
+  // antialiasing (PyTorch's F.interpolate(mode="bilinear")): src = (dst + 0.5) * in/out - 0.5,
+  // clamped at 0; neighbours floor(src) and min(floor(src) + 1, in - 1).
+  virtual void resize_bilinear(const Tensor& dst, const Tensor& src) = 0;
 };
 
 // What `infinode devices` lists: one row per backend this binary knows about.

@@ -204,6 +204,16 @@ class CudaBackend final : public Backend {
     cuda::launch_softmax(stream(), dst, src, scale);
   }
 
+  // Not implemented yet on this backend: the transformer ops land with their kernels.
+  void l2_normalize(const Tensor&, const Tensor&, float) override { not_yet("l2_normalize"); }
+  void rope(const Tensor&, const Tensor&, const Tensor&, const Tensor&) override { not_yet("rope"); }
+  void attention(const Tensor&, const Tensor&, const Tensor&, const Tensor&, float,
+                 const std::vector<int32_t>*) override {
+    not_yet("attention");
+  }
+  void resize_bilinear(const Tensor&, const Tensor&) override { not_yet("resize_bilinear"); }
+  [[noreturn]] void not_yet(const char* op) const { fail(ErrorKind::unsupported, name(), ": ", op, " is not implemented yet"); }
+
  private:
   cudaStream_t stream() const { return stream_->get(); }
 
