@@ -85,3 +85,18 @@ TEST(Tensor, AbsurdShapesAreRejected) {
 
 }  // namespace
 }  // namespace inf
+
+namespace inf {
+namespace {
+
+TEST(Tensor, UnflattenSplitsStridedAxes) {
+  const Tensor t = iota({2, 3, 8});
+  const Tensor heads = t.narrow(2, 4, 4).unflatten(-1, {2, 2});  // a strided slice split into [2, 2]
+  EXPECT_EQ(heads.shape(), (Shape{2, 3, 2, 2}));
+  EXPECT_EQ(heads.strides(), (std::vector<int64_t>{24, 8, 2, 1}));
+  EXPECT_EQ(at(heads, {1, 2, 1, 0}), at(t, {1, 2, 6}));
+  EXPECT_THROW(t.unflatten(2, {3, 3}), Error);
+}
+
+}  // namespace
+}  // namespace inf

@@ -5,7 +5,7 @@
 # (Text -> image replaces this once the transformer, VAE and text encoder land.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/build.sh -DINF_TESTS=OFF -DINF_EXAMPLES=ON >/dev/null
+INF_BUILD_TARGETS=infinode tools/build.sh -DINF_EXAMPLES=ON >/dev/null
 cli="${INF_BUILD_DIR:-build}/examples/infinode"
 out="${1:-vae-bf16.safetensors}"
 echo "== infinode devices"

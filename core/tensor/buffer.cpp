@@ -32,11 +32,11 @@ std::string Device::describe() const {
   return kind == DeviceKind::cpu ? std::string("cpu") : "cuda:" + std::to_string(index);
 }
 
-std::shared_ptr<Buffer> make_host_buffer(size_t bytes) {
+std::shared_ptr<Buffer> make_host_buffer(size_t bytes, bool zeroed) {
   const size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
   void* data = std::aligned_alloc(kHostAlignment, rounded == 0 ? kHostAlignment : rounded);
   if (data == nullptr) fail(ErrorKind::out_of_memory, "cannot allocate ", bytes, " bytes of host memory");
-  std::memset(data, 0, rounded == 0 ? kHostAlignment : rounded);
+  if (zeroed) std::memset(data, 0, rounded == 0 ? kHostAlignment : rounded);
   return std::make_shared<HostBuffer>(data, bytes);
 }
 

@@ -45,8 +45,9 @@ class Buffer {
   bool read_only_;
 };
 
-// 64-byte aligned host memory, zero-filled so a fresh tensor never holds garbage.
-std::shared_ptr<Buffer> make_host_buffer(size_t bytes);
+// 64-byte aligned host memory, zero-filled unless `zeroed` is false (backend scratch that is
+// always written before it is read skips the memset).
+std::shared_ptr<Buffer> make_host_buffer(size_t bytes, bool zeroed = true);
 
 // Views memory someone else owns; `owner` is kept alive as long as the buffer is.
 std::shared_ptr<Buffer> wrap_host_memory(const void* data, size_t bytes, std::shared_ptr<const void> owner,

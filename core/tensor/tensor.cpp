@@ -177,6 +177,26 @@ Tensor Tensor::flatten_to_2d() const {
   return reshape({-1, shape_.back()});
 }
 
+Tensor Tensor::unflatten(int axis, const Shape& sizes) const {
+  const auto a = static_cast<size_t>(normalize_axis(axis));
+  INF_CHECK(!sizes.empty() && shape_numel(sizes) == shape_[a], ErrorKind::invalid_argument, "cannot split axis ", axis,
+            " of ", describe(), " into ", shape_string(sizes));
+  Shape shape(shape_.begin(), shape_.begin() + static_cast<std::ptrdiff_t>(a));
+  std::vector<int64_t> strides(strides_.begin(), strides_.begin() + static_cast<std::ptrdiff_t>(a));
+  // The split dims step through the old axis: innermost keeps its stride, outer ones scale up.
+  std::vector<int64_t> split_strides(sizes.size());
+  int64_t step = strides_[a];
+  for (size_t i = sizes.size(); i-- > 0;) {
+    split_strides[i] = step;
+    step *= sizes[i];
+  }
+  shape.insert(shape.end(), sizes.begin(), sizes.end());
+  strides.insert(strides.end(), split_strides.begin(), split_strides.end());
+  shape.insert(shape.end(), shape_.begin() + static_cast<std::ptrdiff_t>(a) + 1, shape_.end());
+  strides.insert(strides.end(), strides_.begin() + static_cast<std::ptrdiff_t>(a) + 1, strides_.end());
+  return Tensor(buffer_, dtype_, std::move(shape), std::move(strides), byte_offset_);
+}
+
 std::string Tensor::describe() const {
   if (!defined()) return "(empty)";
   return std::string(dtype_name(dtype_)) + shape_string(shape_);

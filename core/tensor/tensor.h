@@ -54,6 +54,8 @@ class Tensor {
   Tensor permute(const std::vector<int>& order) const;
   Tensor transpose(int axis_a, int axis_b) const;
   Tensor flatten_to_2d() const;  // [..., N] -> [prod(...), N]; contiguous only
+  // Splits one axis into several (any strides): [B, L, C] .unflatten(-1, {H, hd}) -> [B, L, H, hd].
+  Tensor unflatten(int axis, const Shape& sizes) const;
 
   std::string describe() const;  // "f32[2, 3]"
 

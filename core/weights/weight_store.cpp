@@ -98,6 +98,26 @@ WeightStore WeightStore::from_contents(std::string source, WeightFileContents co
   return store;
 }
 
+WeightStore WeightStore::from_host_tensors(std::string source, std::vector<std::pair<std::string, Tensor>> tensors) {
+  WeightStore store;
+  store.source_ = std::move(source);
+  for (auto& [name, tensor] : tensors) {
+    INF_CHECK(tensor.defined() && tensor.device().is_cpu(), ErrorKind::invalid_argument, store.source_, ": tensor '",
+              name, "' is not a host tensor");
+    INF_CHECK(!store.records_.count(name), ErrorKind::invalid_argument, store.source_, ": tensor '", name,
+              "' appears twice");
+    TensorRecord record;
+    record.name = name;
+    record.dtype = tensor.dtype();
+    record.shape = tensor.shape();
+    record.strides = tensor.strides();
+    store.names_.push_back(name);
+    store.records_.emplace(name, std::move(record));
+    store.memory_tensors_.emplace(name, std::move(tensor));
+  }
+  return store;
+}
+
 const TensorRecord& WeightStore::record(const std::string& name) const {
   const auto found = records_.find(name);
   if (found == records_.end())
@@ -107,6 +127,7 @@ const TensorRecord& WeightStore::record(const std::string& name) const {
 
 Tensor WeightStore::get(const std::string& name) const {
   const TensorRecord& entry = record(name);
+  if (entry.file == nullptr) return memory_tensors_.at(name);
   const auto& buffer = file_buffers_.at(entry.file.get());
   Tensor view(buffer, entry.dtype, entry.shape, entry.strides, static_cast<size_t>(entry.byte_offset));
   if (entry.byte_offset % dtype_size(entry.dtype) == 0) return view;
@@ -148,13 +169,25 @@ Tensor WeightStore::get_part(const std::string& name, int axis, int part, int pa
 WeightStore WeightStore::select(const std::string& prefix) const {
   const std::string dotted = prefix + ".";
   WeightFileContents contents;
+  std::vector<std::pair<std::string, Tensor>> in_memory;
   for (const auto& name : names_)
     if (name.compare(0, dotted.size(), dotted) == 0) {
       TensorRecord entry = records_.at(name);
       entry.name = name.substr(dotted.size());
-      contents.tensors.push_back(std::move(entry));
+      if (entry.file == nullptr)
+        in_memory.emplace_back(entry.name, memory_tensors_.at(name));
+      else
+        contents.tensors.push_back(std::move(entry));
     }
-  INF_CHECK(!contents.tensors.empty(), ErrorKind::invalid_argument, source_, ": no tensors under '", prefix, "'");
+  INF_CHECK(!contents.tensors.empty() || !in_memory.empty(), ErrorKind::invalid_argument, source_,
+            ": no tensors under '", prefix, "'");
+  if (!in_memory.empty()) {
+    INF_CHECK(contents.tensors.empty(), ErrorKind::internal, source_, ": mixed file and memory tensors");
+    WeightStore selected = from_host_tensors(source_ + ":" + prefix, std::move(in_memory));
+    for (const auto& [key, value] : metadata_)
+      if (key.compare(0, dotted.size(), dotted) == 0) selected.metadata_[key.substr(dotted.size())] = value;
+    return selected;
+  }
   for (const auto& [key, value] : metadata_)
     if (key.compare(0, dotted.size(), dotted) == 0) contents.metadata[key.substr(dotted.size())] = value;
   return from_contents(source_ + ":" + prefix, std::move(contents));

@@ -22,6 +22,8 @@ class WeightStore {
   // Detects the format from the name (".json" index) or the first bytes (zip = PyTorch).
   static WeightStore open(const std::string& path);
   static WeightStore from_contents(std::string source, WeightFileContents contents);
+  // Host tensors held in memory under the given names (random weights for benchmarks, tests).
+  static WeightStore from_host_tensors(std::string source, std::vector<std::pair<std::string, Tensor>> tensors);
 
   const std::string& source() const { return source_; }
   const std::vector<std::string>& names() const { return names_; }  // file order
@@ -54,6 +56,8 @@ class WeightStore {
   std::map<std::string, std::string> metadata_;
   // One read-only Buffer per mapped file, so tensors of a file share it.
   std::unordered_map<const MappedFile*, std::shared_ptr<Buffer>> file_buffers_;
+  // Tensors that live in memory rather than in a file (their records have no file).
+  std::unordered_map<std::string, Tensor> memory_tensors_;
 };
 
 }  // namespace inf

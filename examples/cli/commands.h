@@ -17,5 +17,7 @@ using Args = std::vector<std::string>;
 int run_devices(const Args& args);
 int run_inspect(const Args& args);
 int run_convert(const Args& args);
+int run_golden(const Args& args);
+int run_bench(const Args& args);
 
 }  // namespace inf::cli

@@ -21,6 +21,10 @@ const Subcommand kSubcommands[] = {
     {"inspect", inf::cli::run_inspect, "FILE: tensors, dtypes, shapes and metadata of a weight file"},
     {"convert", inf::cli::run_convert,
      "IN OUT.safetensors [--dtype f32|bf16|f16] [--select PREFIX]: rewrite weights as safetensors"},
+    {"golden", inf::cli::run_golden,
+     "FILE... [--backend B] [--dtype f32|bf16] [--tolerance R] [-v]: check golden files from the reference"},
+    {"bench", inf::cli::run_bench,
+     "[--random-weights NAME | --weights FILE] [--resolution R] [--repeat N] ...: time the transformer"},
 };
 
 void print_usage(std::FILE* stream) {

@@ -13,7 +13,10 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device{}; }
 
-  Tensor alloc(DType dtype, const Shape& shape) override { return Tensor::host(dtype, shape); }
+  Tensor alloc(DType dtype, const Shape& shape) override {
+    const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+    return Tensor(make_host_buffer(bytes, /*zeroed=*/false), dtype, shape);
+  }
 
   // On the CPU, "device" memory is host memory, so both directions are plain copies.
   void upload(const Tensor& dst, const Tensor& src) override { copy("upload", dst, src); }
@@ -40,15 +43,15 @@ class CpuBackend final : public Backend {
   }
   void softmax(const Tensor& dst, const Tensor& src, float scale) override { cpu::softmax(dst, src, scale); }
 
-  // Not implemented yet on this backend: the transformer ops land with their kernels.
-  void l2_normalize(const Tensor&, const Tensor&, float) override { not_yet("l2_normalize"); }
-  void rope(const Tensor&, const Tensor&, const Tensor&, const Tensor&) override { not_yet("rope"); }
-  void attention(const Tensor&, const Tensor&, const Tensor&, const Tensor&, float,
-                 const std::vector<int32_t>*) override {
-    not_yet("attention");
+  void l2_normalize(const Tensor& dst, const Tensor& src, float eps) override { cpu::l2_normalize(dst, src, eps); }
+  void rope(const Tensor& dst, const Tensor& src, const Tensor& cos, const Tensor& sin) override {
+    cpu::rope(dst, src, cos, sin);
   }
-  void resize_bilinear(const Tensor&, const Tensor&) override { not_yet("resize_bilinear"); }
-  [[noreturn]] void not_yet(const char* op) const { fail(ErrorKind::unsupported, name(), ": ", op, " is not implemented yet"); }
+  void attention(const Tensor& dst, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                 const std::vector<int32_t>* key_lengths) override {
+    cpu::attention(dst, q, k, v, scale, key_lengths);
+  }
+  void resize_bilinear(const Tensor& dst, const Tensor& src) override { cpu::resize_bilinear(dst, src); }
 
  private:
   static void copy(const char* op, const Tensor& dst, const Tensor& src) {

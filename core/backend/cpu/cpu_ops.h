@@ -51,5 +51,10 @@ void matmul(const Tensor& dst, const Tensor& a, const Tensor& b, const MatmulOpt
 void layer_norm(const Tensor& dst, const Tensor& src, const Tensor* weight, const Tensor* bias, float eps);
 void rms_norm(const Tensor& dst, const Tensor& src, const Tensor* weight, float eps);
 void softmax(const Tensor& dst, const Tensor& src, float scale);
+void l2_normalize(const Tensor& dst, const Tensor& src, float eps);
+void rope(const Tensor& dst, const Tensor& src, const Tensor& cos, const Tensor& sin);
+void attention(const Tensor& dst, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+               const std::vector<int32_t>* key_lengths);
+void resize_bilinear(const Tensor& dst, const Tensor& src);
 
 }  // namespace inf::cpu

@@ -1,4 +1,4 @@
-// Row-wise ops over the last dim: layer norm, RMS norm, softmax. Each row is read into an
+// Row-wise ops over the last dim: layer norm, RMS norm, L2 normalisation, softmax. Each row is read into an
 // fp32 scratch row, reduced in double where precision matters (means and sums of squares of
 // long rows), and written back in the output dtype.
 #include <algorithm>
@@ -82,6 +82,16 @@ void rms_norm(const Tensor& dst, const Tensor& src, const Tensor* weight, float 
       if (!gamma.empty()) y *= gamma[j];
       row[j] = y;
     }
+  });
+}
+
+void l2_normalize(const Tensor& dst, const Tensor& src, float eps) {
+  for_each_row("l2_normalize", dst, src, [&](std::vector<float>& row) {
+    double squares = 0.0;
+    for (float v : row) squares += static_cast<double>(v) * v;
+    // PyTorch's F.normalize: x / max(||x||, eps), so an all-zero row stays zero instead of NaN.
+    const auto norm = static_cast<float>(std::max(std::sqrt(squares), static_cast<double>(eps)));
+    for (float& v : row) v /= norm;
   });
 }
 

@@ -8,12 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/attention.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/elementwise.cuh"
 #include "backend/cuda/gemm_cublaslt.cuh"
 #include "backend/cuda/memory_pool.cuh"
 #include "backend/cuda/norm.cuh"
+#include "backend/cuda/rope_resize.cuh"
 
 namespace inf {
 namespace cuda {
@@ -204,15 +206,69 @@ class CudaBackend final : public Backend {
     cuda::launch_softmax(stream(), dst, src, scale);
   }
 
-  // Not implemented yet on this backend: the transformer ops land with their kernels.
-  void l2_normalize(const Tensor&, const Tensor&, float) override { not_yet("l2_normalize"); }
-  void rope(const Tensor&, const Tensor&, const Tensor&, const Tensor&) override { not_yet("rope"); }
-  void attention(const Tensor&, const Tensor&, const Tensor&, const Tensor&, float,
-                 const std::vector<int32_t>*) override {
-    not_yet("attention");
+  void l2_normalize(const Tensor& dst, const Tensor& src, float eps) override {
+    check_row_op("l2_normalize", dst, src);
+    make_current(device_index_);
+    cuda::launch_l2_normalize(stream(), dst, src, eps);
   }
-  void resize_bilinear(const Tensor&, const Tensor&) override { not_yet("resize_bilinear"); }
-  [[noreturn]] void not_yet(const char* op) const { fail(ErrorKind::unsupported, name(), ": ", op, " is not implemented yet"); }
+
+  void rope(const Tensor& dst, const Tensor& src, const Tensor& cos, const Tensor& sin) override {
+    const char* op = "rope";
+    check_float_operand(op, "dst", dst);
+    check_float_operand(op, "src", src);
+    check_float_operand(op, "cos", cos);
+    check_float_operand(op, "sin", sin);
+    INF_CHECK(src.ndim() == 4, ErrorKind::invalid_argument, "cuda rope: src ", src.describe(),
+              " should be [B, L, H, hd]");
+    INF_CHECK(src.dim(3) % 2 == 0, ErrorKind::invalid_argument, "cuda rope: head dim of ", src.describe(),
+              " is odd; rotary pairs need an even head dim");
+    const Shape table_shape{src.dim(1), src.dim(3) / 2};
+    INF_CHECK(cos.shape() == table_shape && sin.shape() == table_shape, ErrorKind::invalid_argument, "cuda rope: cos ",
+              cos.describe(), " and sin ", sin.describe(), " should be ", shape_string(table_shape), " for src ",
+              src.describe());
+    check_output(op, dst, src.shape());
+    make_current(device_index_);
+    cuda::launch_rope(stream(), dst, src, cos, sin);
+  }
+
+  void attention(const Tensor& dst, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                 const std::vector<int32_t>* key_lengths) override {
+    const char* op = "attention";
+    check_float_operand(op, "dst", dst);
+    check_float_operand(op, "q", q);
+    check_float_operand(op, "k", k);
+    check_float_operand(op, "v", v);
+    INF_CHECK(q.ndim() == 4 && k.ndim() == 4 && k.shape() == v.shape() && k.dim(0) == q.dim(0) &&
+                  k.dim(2) == q.dim(2) && k.dim(3) == q.dim(3),
+              ErrorKind::invalid_argument, "cuda attention: q ", q.describe(), ", k ", k.describe(), " and v ",
+              v.describe(), " should be [B, Lq, H, hd], [B, Lk, H, hd] and [B, Lk, H, hd]");
+    check_output(op, dst, q.shape());
+    if (key_lengths != nullptr) {
+      INF_CHECK(static_cast<int64_t>(key_lengths->size()) == q.dim(0), ErrorKind::invalid_argument,
+                "cuda attention: ", key_lengths->size(), " key lengths for batch ", q.dim(0), " (q ", q.describe(), ")");
+      for (size_t b = 0; b < key_lengths->size(); ++b) {
+        const int32_t length = (*key_lengths)[b];
+        INF_CHECK(length >= 0 && length <= k.dim(1), ErrorKind::invalid_argument, "cuda attention: key length ",
+                  length, " of batch row ", b, " is outside [0, ", k.dim(1), "] (k ", k.describe(), ")");
+      }
+    }
+    make_current(device_index_);
+    cuda::launch_attention(stream(), dst, q, k, v, scale, key_lengths);
+  }
+
+  void resize_bilinear(const Tensor& dst, const Tensor& src) override {
+    const char* op = "resize_bilinear";
+    check_float_operand(op, "dst", dst);
+    check_float_operand(op, "src", src);
+    INF_CHECK(src.ndim() == 4 && dst.ndim() == 4 && src.dim(0) == dst.dim(0) && src.dim(1) == dst.dim(1),
+              ErrorKind::invalid_argument, "cuda resize_bilinear: src ", src.describe(), " and dst ", dst.describe(),
+              " should be [B, C, H, W] and [B, C, H', W'] with the same B and C");
+    check_output(op, dst, dst.shape());
+    INF_CHECK(dst.numel() == 0 || (src.dim(2) > 0 && src.dim(3) > 0), ErrorKind::invalid_argument,
+              "cuda resize_bilinear: cannot resize the empty image ", src.describe(), " to ", dst.describe());
+    make_current(device_index_);
+    cuda::launch_resize_bilinear(stream(), dst, src);
+  }
 
  private:
   cudaStream_t stream() const { return stream_->get(); }

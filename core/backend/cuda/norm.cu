@@ -143,6 +143,26 @@ __global__ void rms_norm_kernel(Dst* dst, const Src* src, RowLayout layout, Chan
 }
 
 template <typename Dst, typename Src>
+__global__ void l2_normalize_kernel(Dst* dst, const Src* src, RowLayout layout, float eps) {
+  __shared__ float scratch[32];
+  const int64_t n = layout.row_length;
+  for (int64_t row = blockIdx.x; row < layout.row_count; row += gridDim.x) {
+    const Src* in = src + layout.rows.offset(row);
+    Dst* out = dst + row * n;
+    float squares = 0.0f;
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+      const float x = load_as_float(in, j * layout.inner_stride);
+      squares += x * x;
+    }
+    // x / max(||x||, eps) like F.normalize: an all-zero row stays zero instead of NaN.
+    const float norm = fmaxf(sqrtf(block_reduce(squares, SumOp{}, 0.0f, scratch)), eps);
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+      store_from_float(out, j, load_as_float(in, j * layout.inner_stride) / norm);
+    }
+  }
+}
+
+template <typename Dst, typename Src>
 __global__ void softmax_kernel(Dst* dst, const Src* src, RowLayout layout, float scale) {
   __shared__ float scratch[32];
   const int64_t n = layout.row_length;
@@ -216,6 +236,18 @@ void launch_rms_norm(cudaStream_t stream, const Tensor& dst, const Tensor& src, 
     rms_norm_kernel<Dst, Src><<<grid_for_rows(layout.row_count), threads, 0, stream>>>(out, in, layout,
                                                                                         weight_vector, eps);
     check_launch("rms_norm_kernel");
+  });
+}
+
+void launch_l2_normalize(cudaStream_t stream, const Tensor& dst, const Tensor& src, float eps) {
+  const RowLayout layout = make_row_layout(src, "l2_normalize");
+  if (layout.row_count == 0) return;
+  const int threads = threads_for_row(layout.row_length);
+  dispatch_row_kernel(dst, src, [&](auto* out, const auto* in) {
+    using Dst = std::remove_pointer_t<decltype(out)>;
+    using Src = std::remove_const_t<std::remove_pointer_t<decltype(in)>>;
+    l2_normalize_kernel<Dst, Src><<<grid_for_rows(layout.row_count), threads, 0, stream>>>(out, in, layout, eps);
+    check_launch("l2_normalize_kernel");
   });
 }
 

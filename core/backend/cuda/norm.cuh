@@ -1,5 +1,6 @@
-// Row-wise kernels over the last dim: layer_norm, rms_norm and softmax. One thread block per row
-// (grid-striding over rows), fp32 accumulation with warp-shuffle + shared-memory reductions.
+// Row-wise kernels over the last dim: layer_norm, rms_norm, l2_normalize and softmax. One thread
+// block per row (grid-striding over rows), fp32 accumulation with warp-shuffle + shared-memory
+// reductions.
 // Inputs may be strided views; dst is contiguous; weight/bias are optional [N] float vectors of
 // any float dtype. The backend validates shapes and dtypes before calling these.
 #pragma once
@@ -16,6 +17,9 @@ void launch_layer_norm(cudaStream_t stream, const Tensor& dst, const Tensor& src
 
 // x / sqrt(mean(x^2) + eps) * weight
 void launch_rms_norm(cudaStream_t stream, const Tensor& dst, const Tensor& src, const Tensor* weight, float eps);
+
+// x / max(||x||_2, eps)
+void launch_l2_normalize(cudaStream_t stream, const Tensor& dst, const Tensor& src, float eps);
 
 // softmax(src * scale) over the last dim, max-subtracted; a row of only -inf gives zeros.
 void launch_softmax(cudaStream_t stream, const Tensor& dst, const Tensor& src, float scale);
