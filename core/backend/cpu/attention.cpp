@@ -112,10 +112,13 @@ void attention(const Tensor& dst, const Tensor& q, const Tensor& k, const Tensor
   auto* out = dst.data();
   const bool direct_out = dst.dtype() == DType::f32;
 
-  std::vector<float> scores, chunk_out;
-  for (int64_t b = 0; b < batch; ++b) {
-    const int64_t key_count = key_lengths != nullptr ? (*key_lengths)[static_cast<size_t>(b)] : k.dim(1);
-    for (int64_t h = 0; h < heads; ++h) {
+  // One task per (batch row, head); BLAS runs single-threaded inside each (the CPU backend
+  // owns the threads), so small heads do not pay a thread hand-off per GEMM.
+  parallel_for(batch * heads, 1, [&](int64_t task_begin, int64_t task_end) {
+    std::vector<float> scores, chunk_out;
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t b = task / heads, h = task % heads;
+      const int64_t key_count = key_lengths != nullptr ? (*key_lengths)[static_cast<size_t>(b)] : k.dim(1);
       const int64_t head_start = (b * query_len * heads + h) * head_dim;  // dst element (b, 0, h, 0)
       if (key_count == 0) {
         // No keys to attend to (an empty prompt): the output is defined as zeros.
@@ -150,7 +153,7 @@ void attention(const Tensor& dst, const Tensor& q, const Tensor& k, const Tensor
                         chunk_out[static_cast<size_t>(i * head_dim + d)]);
       }
     }
-  }
+  });
 }
 
 }  // namespace inf::cpu

@@ -1,5 +1,7 @@
 #include "backend/cpu/backend_cpu.h"
 
+#include <cblas.h>
+
 #include <cstring>
 
 #include "backend/cpu/cpu_ops.h"
@@ -10,6 +12,10 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
+  // The backend's own pool parallelises every op, BLAS calls included; a threaded BLAS on top
+  // would fight it for the same cores (each GEMM would hand off to idle spinning threads).
+  CpuBackend() { openblas_set_num_threads(1); }
+
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device{}; }
 

@@ -27,6 +27,8 @@ class ElementOffsets {
     }
     return offset;
   }
+  // Element step along the last dim (0 when it is broadcast).
+  int64_t last_stride() const { return contiguous_ || strides_.empty() ? 1 : strides_.back(); }
 
  private:
   Shape shape_;
@@ -36,6 +38,28 @@ class ElementOffsets {
 
 float load_float(const void* base, DType dtype, int64_t index);
 void store_float(void* base, DType dtype, int64_t index, float value);
+
+// Row-at-a-time access for ops that work along the last dim. The dtype switch sits outside
+// the element loop, and f32 rows with unit stride are used in place instead of copied.
+class RowReader {
+ public:
+  explicit RowReader(const Tensor& tensor);
+  // `tensor` broadcast (NumPy rules) onto `target_shape`.
+  RowReader(const Tensor& tensor, const Shape& target_shape, const char* op_name);
+  // Row r (of length width) as f32: a pointer into the tensor, or `scratch` filled.
+  const float* row(int64_t r, float* scratch) const;
+
+ private:
+  const Tensor& tensor_;
+  ElementOffsets offsets_;
+  int64_t width_;
+};
+
+// Row r of a contiguous output: write into the returned pointer (the tensor itself when f32,
+// else `scratch`), then call finish_output_row to narrow scratch into the tensor.
+float* output_row(const Tensor& dst, int64_t r, float* scratch);
+void finish_output_row(const Tensor& dst, int64_t r, const float* values);
+int64_t row_width(const Tensor& tensor);  // last dim (1 for 0-d tensors)
 
 // Argument checks shared by ops; each names the op and the tensors in its message.
 void require_host(const char* op, const Tensor& tensor);

@@ -1,6 +1,8 @@
 // Elementwise ops, conversions and the helpers every CPU op shares.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "backend/cpu/cpu_ops.h"
 #include "common/error.h"
@@ -22,15 +24,6 @@ float apply_unary(UnaryOp op, float x) {
     case UnaryOp::exp: return std::exp(x);
   }
   return x;
-}
-
-float apply_binary(BinaryOp op, float a, float b) {
-  switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-  }
-  return a;
 }
 
 }  // namespace
@@ -75,6 +68,59 @@ void store_float(void* base, DType dtype, int64_t index, float value) {
   }
 }
 
+int64_t row_width(const Tensor& tensor) { return tensor.ndim() == 0 ? 1 : tensor.dim(-1); }
+
+RowReader::RowReader(const Tensor& tensor) : tensor_(tensor), offsets_(tensor), width_(row_width(tensor)) {}
+
+RowReader::RowReader(const Tensor& tensor, const Shape& target_shape, const char* op_name)
+    : tensor_(tensor), offsets_(tensor, target_shape, op_name), width_(target_shape.empty() ? 1 : target_shape.back()) {}
+
+const float* RowReader::row(int64_t r, float* scratch) const {
+  const int64_t start = offsets_(r * width_), step = offsets_.last_stride();
+  const void* base = tensor_.data();
+  switch (tensor_.dtype()) {
+    case DType::f32: {
+      const float* values = static_cast<const float*>(base) + start;
+      if (step == 1) return values;
+      for (int64_t j = 0; j < width_; ++j) scratch[j] = values[j * step];
+      return scratch;
+    }
+    case DType::bf16: {
+      const auto* values = static_cast<const uint16_t*>(base) + start;
+      for (int64_t j = 0; j < width_; ++j) scratch[j] = bf16_to_f32(values[j * step]);
+      return scratch;
+    }
+    case DType::f16: {
+      const auto* values = static_cast<const uint16_t*>(base) + start;
+      for (int64_t j = 0; j < width_; ++j) scratch[j] = f16_to_f32(values[j * step]);
+      return scratch;
+    }
+    default:
+      for (int64_t j = 0; j < width_; ++j) scratch[j] = load_float(base, tensor_.dtype(), start + j * step);
+      return scratch;
+  }
+}
+
+float* output_row(const Tensor& dst, int64_t r, float* scratch) {
+  if (dst.dtype() == DType::f32) return static_cast<float*>(dst.data()) + r * row_width(dst);
+  return scratch;
+}
+
+void finish_output_row(const Tensor& dst, int64_t r, const float* values) {
+  const int64_t width = row_width(dst);
+  auto* out = static_cast<uint16_t*>(dst.data()) + r * width;
+  switch (dst.dtype()) {
+    case DType::f32: return;  // written in place
+    case DType::bf16:
+      for (int64_t j = 0; j < width; ++j) out[j] = f32_to_bf16(values[j]);
+      return;
+    case DType::f16:
+      for (int64_t j = 0; j < width; ++j) out[j] = f32_to_f16(values[j]);
+      return;
+    default: fail(ErrorKind::internal, "float row written to ", dst.describe());
+  }
+}
+
 void require_host(const char* op, const Tensor& tensor) {
   INF_CHECK(tensor.defined(), ErrorKind::invalid_argument, op, ": empty tensor");
   INF_CHECK(tensor.device().is_cpu(), ErrorKind::invalid_argument, op, ": tensor ", tensor.describe(), " is on ",
@@ -100,6 +146,28 @@ void require_same_shape(const char* op, const Tensor& dst, const Tensor& src) {
             " and input ", src.describe(), " differ in shape");
 }
 
+namespace {
+
+// Applies fn(out_row, row_index, scratch_a, scratch_b) to every row of dst in parallel; the
+// scratch rows are per-thread buffers of the row width.
+template <typename RowFn>
+void for_each_output_row(const Tensor& dst, RowFn fn) {
+  const int64_t width = row_width(dst);
+  if (dst.numel() == 0) return;
+  const int64_t rows = dst.numel() / width;
+  parallel_for(rows, std::max<int64_t>(1, kElementGrain / width), [&](int64_t begin, int64_t end) {
+    std::vector<float> out_scratch(static_cast<size_t>(width)), a_scratch(static_cast<size_t>(width)),
+        b_scratch(static_cast<size_t>(width));
+    for (int64_t r = begin; r < end; ++r) {
+      float* out = output_row(dst, r, out_scratch.data());
+      fn(out, r, a_scratch.data(), b_scratch.data());
+      finish_output_row(dst, r, out);
+    }
+  });
+}
+
+}  // namespace
+
 void convert(const Tensor& dst, const Tensor& src) {
   require_contiguous_output("convert", dst);
   require_host("convert", src);
@@ -118,9 +186,11 @@ void convert(const Tensor& dst, const Tensor& src) {
   }
   INF_CHECK(dtype_is_float(dst.dtype()), ErrorKind::invalid_argument, "convert: ", src.describe(), " to ",
             dst.describe(), " is not supported (only conversions to float types)");
-  parallel_for(dst.numel(), kElementGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      store_float(dst.data(), dst.dtype(), i, load_float(src.data(), src.dtype(), source(i)));
+  const RowReader rows(src);
+  const int64_t width = row_width(dst);
+  for_each_output_row(dst, [&](float* out, int64_t r, float* scratch, float*) {
+    const float* x = rows.row(r, scratch);
+    if (x != out) std::copy(x, x + width, out);
   });
 }
 
@@ -130,10 +200,11 @@ void unary(UnaryOp op, const Tensor& dst, const Tensor& src) {
   require_float(name, dst);
   require_float(name, src);
   require_same_shape(name, dst, src);
-  const ElementOffsets source(src);
-  parallel_for(dst.numel(), kElementGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      store_float(dst.data(), dst.dtype(), i, apply_unary(op, load_float(src.data(), src.dtype(), source(i))));
+  const RowReader source(src);
+  const int64_t width = row_width(dst);
+  for_each_output_row(dst, [&](float* out, int64_t r, float* scratch, float*) {
+    const float* x = source.row(r, scratch);
+    for (int64_t j = 0; j < width; ++j) out[j] = apply_unary(op, x[j]);
   });
 }
 
@@ -144,13 +215,17 @@ void binary(BinaryOp op, const Tensor& dst, const Tensor& a, const Tensor& b) {
   require_float(name, a);
   require_float(name, b);
   require_same_shape(name, dst, a);
-  const ElementOffsets a_offsets(a);
-  const ElementOffsets b_offsets(b, dst.shape(), name);
-  parallel_for(dst.numel(), kElementGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float x = load_float(a.data(), a.dtype(), a_offsets(i));
-      const float y = load_float(b.data(), b.dtype(), b_offsets(i));
-      store_float(dst.data(), dst.dtype(), i, apply_binary(op, x, y));
+  const RowReader left(a);
+  const RowReader right(b, dst.shape(), name);
+  const int64_t width = row_width(dst);
+  for_each_output_row(dst, [&](float* out, int64_t r, float* a_scratch, float* b_scratch) {
+    // dst may alias a (x += y): each element is read before it is written.
+    const float* x = left.row(r, a_scratch);
+    const float* y = right.row(r, b_scratch);
+    switch (op) {
+      case BinaryOp::add: for (int64_t j = 0; j < width; ++j) out[j] = x[j] + y[j]; break;
+      case BinaryOp::sub: for (int64_t j = 0; j < width; ++j) out[j] = x[j] - y[j]; break;
+      case BinaryOp::mul: for (int64_t j = 0; j < width; ++j) out[j] = x[j] * y[j]; break;
     }
   });
 }
@@ -160,10 +235,11 @@ void scale(const Tensor& dst, const Tensor& src, float alpha, float beta) {
   require_float("scale", dst);
   require_float("scale", src);
   require_same_shape("scale", dst, src);
-  const ElementOffsets source(src);
-  parallel_for(dst.numel(), kElementGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      store_float(dst.data(), dst.dtype(), i, load_float(src.data(), src.dtype(), source(i)) * alpha + beta);
+  const RowReader source(src);
+  const int64_t width = row_width(dst);
+  for_each_output_row(dst, [&](float* out, int64_t r, float* scratch, float*) {
+    const float* x = source.row(r, scratch);
+    for (int64_t j = 0; j < width; ++j) out[j] = x[j] * alpha + beta;
   });
 }
 

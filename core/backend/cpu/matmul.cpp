@@ -52,6 +52,33 @@ int64_t batch_offset(const Tensor& tensor, int batch_dims, int64_t index) {
   return offset;
 }
 
+// out[m, n] = alpha * lhs @ op(rhs), split across the CPU pool: by row blocks when there are
+// enough rows, else by column blocks (the first scales have 2 rows and thousands of columns).
+// Each block is one single-threaded BLAS call, so BLAS never competes with the pool's threads.
+void sgemm_in_parallel(const F32Matrix& lhs, const F32Matrix& rhs, const MatmulOptions& options, int64_t m,
+                       int64_t n, int64_t k, float* out) {
+  const int64_t threads = cpu_thread_count();
+  constexpr int64_t kMinRowsPerBlock = 32, kMinColumnsPerBlock = 64;
+  const bool split_rows = m >= threads * kMinRowsPerBlock || n < threads * kMinColumnsPerBlock;
+  auto gemm = [&](int64_t rows, int64_t cols, const float* a, const float* b, float* c) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, options.transpose_b ? CblasTrans : CblasNoTrans,
+                static_cast<blasint>(rows), static_cast<blasint>(cols), static_cast<blasint>(k), options.alpha, a,
+                static_cast<blasint>(lhs.leading_dim), b, static_cast<blasint>(rhs.leading_dim), 0.0f, c,
+                static_cast<blasint>(n));
+  };
+  if (split_rows) {
+    parallel_for(m, kMinRowsPerBlock, [&](int64_t begin, int64_t end) {
+      gemm(end - begin, n, lhs.data + begin * lhs.leading_dim, rhs.data, out + begin * n);
+    });
+    return;
+  }
+  parallel_for(n, kMinColumnsPerBlock, [&](int64_t begin, int64_t end) {
+    // Columns [begin, end) of op(rhs): rows of rhs when it is [N, K], columns when [K, N].
+    const float* columns = rhs.data + (options.transpose_b ? begin * rhs.leading_dim : begin);
+    gemm(m, end - begin, lhs.data, columns, out + begin);
+  });
+}
+
 }  // namespace
 
 void matmul(const Tensor& dst, const Tensor& a, const Tensor& b, const MatmulOptions& options) {
@@ -106,10 +133,7 @@ void matmul(const Tensor& dst, const Tensor& a, const Tensor& b, const MatmulOpt
       if (k == 0) {
         std::fill(out, out + m * n, 0.0f);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, options.transpose_b ? CblasTrans : CblasNoTrans,
-                    static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), options.alpha,
-                    lhs.data, static_cast<blasint>(lhs.leading_dim), rhs.data,
-                    static_cast<blasint>(rhs.leading_dim), 0.0f, out, static_cast<blasint>(n));
+        sgemm_in_parallel(lhs, rhs, options, m, n, k, out);
       }
     }
     parallel_for(m, 64, [&](int64_t begin, int64_t end) {

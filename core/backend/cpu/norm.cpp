@@ -24,15 +24,16 @@ void for_each_row(const char* op, const Tensor& dst, const Tensor& src, RowFn ro
   const int64_t width = src.dim(-1);
   if (width == 0) return;
   const int64_t rows = src.numel() / width;
-  const ElementOffsets source(src);
+  const RowReader source(src);
   parallel_for(rows, 16, [&](int64_t begin, int64_t end) {
-    std::vector<float> values(static_cast<size_t>(width));
+    std::vector<float> values(static_cast<size_t>(width)), scratch(static_cast<size_t>(width));
     for (int64_t r = begin; r < end; ++r) {
-      for (int64_t j = 0; j < width; ++j)
-        values[static_cast<size_t>(j)] = load_float(src.data(), src.dtype(), source(r * width + j));
+      const float* row = source.row(r, scratch.data());
+      std::copy(row, row + width, values.begin());
       row_fn(values);
-      for (int64_t j = 0; j < width; ++j)
-        store_float(dst.data(), dst.dtype(), r * width + j, values[static_cast<size_t>(j)]);
+      float* out = output_row(dst, r, scratch.data());
+      std::copy(values.begin(), values.end(), out);
+      finish_output_row(dst, r, out);
     }
   });
 }
