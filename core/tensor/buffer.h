@@ -49,6 +49,13 @@ class Buffer {
 // always written before it is read skips the memset).
 std::shared_ptr<Buffer> make_host_buffer(size_t bytes, bool zeroed = true);
 
+// Scratch host memory for backend activations (contents unspecified). Large blocks come from
+// a process-wide cache of freed blocks, so the per-op allocations of a forward pass reuse
+// pages that are already mapped instead of faulting fresh ones in every time.
+std::shared_ptr<Buffer> make_scratch_host_buffer(size_t bytes);
+// Returns the cached blocks to the system (e.g. after a large generation).
+void release_cached_host_memory();
+
 // Views memory someone else owns; `owner` is kept alive as long as the buffer is.
 std::shared_ptr<Buffer> wrap_host_memory(const void* data, size_t bytes, std::shared_ptr<const void> owner,
                                          bool read_only);

@@ -21,7 +21,7 @@ class CpuBackend final : public Backend {
 
   Tensor alloc(DType dtype, const Shape& shape) override {
     const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-    return Tensor(make_host_buffer(bytes, /*zeroed=*/false), dtype, shape);
+    return Tensor(make_scratch_host_buffer(bytes), dtype, shape);
   }
 
   // On the CPU, "device" memory is host memory, so both directions are plain copies.

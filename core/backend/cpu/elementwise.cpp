@@ -173,8 +173,8 @@ void convert(const Tensor& dst, const Tensor& src) {
   require_host("convert", src);
   require_same_shape("convert", dst, src);
   const ElementOffsets source(src);
-  if (dst.dtype() == src.dtype()) {
-    // Same dtype: a byte copy of each element, valid for integer tensors too.
+  if (dst.dtype() == src.dtype() && !dtype_is_float(src.dtype())) {
+    // Integers: a byte copy of each element.
     const size_t element = dtype_size(src.dtype());
     auto* out = static_cast<uint8_t*>(dst.data());
     const auto* in = static_cast<const uint8_t*>(src.data());
