@@ -90,8 +90,6 @@ Tensor host_copy(const WeightStore& store, const std::string& name) {
 std::map<std::string, Tensor> run_transformer(const WeightStore& store, const GoldenOptions& options) {
   const std::string& source = store.source();
   const nlohmann::json config = golden_config(store);
-  INF_CHECK(config.value("apply_spatial_patchify", 0) == 0, ErrorKind::unsupported, source,
-            ": spatially patchified tokens (8B) are not supported by the golden runner yet");
   std::vector<ScaleGrid> grids;
   for (const auto& pair : config_value<std::vector<std::vector<int>>>(config, "schedule", source)) {
     INF_CHECK(pair.size() == 2, ErrorKind::invalid_data, source, ": schedule entries must be [h, w]");
@@ -113,6 +111,7 @@ std::map<std::string, Tensor> run_transformer(const WeightStore& store, const Go
   INF_CHECK(lengths.dtype() == DType::i32 && lengths.ndim() == 1, ErrorKind::invalid_data, source,
             ": input.text_lens must be i32 [B]");
   request.prompts.lengths.assign(lengths.data_as<int32_t>(), lengths.data_as<int32_t>() + lengths.numel());
+  request.spatial_patch = config.value("apply_spatial_patchify", 0) != 0 ? 2 : 1;
   request.cfg = config_value<std::vector<float>>(config, "cfg", source);
   request.tau = config_value<std::vector<float>>(config, "tau", source);
   for (int k = 0; k < request.schedule.num_scales(); ++k)

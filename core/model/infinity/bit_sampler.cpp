@@ -243,4 +243,49 @@ Tensor flatten_tokens(const Tensor& nchw) {
   return flat;
 }
 
+Tensor unpatchify_bits(const Tensor& bits, int h, int w, int patch) {
+  INF_CHECK(patch >= 1 && bits.dtype() == DType::u8 && bits.ndim() == 3 && bits.is_contiguous() &&
+                bits.dim(1) == static_cast<int64_t>(h) * w && bits.dim(2) % (patch * patch) == 0,
+            ErrorKind::invalid_argument, "unpatchify_bits: bits ", bits.describe(), " do not fit a ", h, "x", w,
+            " grid with ", patch, "x", patch, " patches");
+  if (patch == 1) return bits;
+  const int64_t batch = bits.dim(0), token_bits = bits.dim(2), vae_bits = token_bits / (patch * patch);
+  const int64_t vae_w = static_cast<int64_t>(w) * patch;
+  Tensor out = Tensor::host(DType::u8, {batch, static_cast<int64_t>(h) * patch * vae_w, vae_bits});  // [B, (ph)(pw), dv]
+  const uint8_t* in = bits.data_as<uint8_t>();
+  uint8_t* result = out.data_as<uint8_t>();
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        for (int64_t c = 0; c < vae_bits; ++c)
+          for (int64_t i = 0; i < patch; ++i)
+            for (int64_t j = 0; j < patch; ++j) {
+              const int64_t token = (b * h + y) * w + x;
+              const int64_t pixel = (patch * y + i) * vae_w + patch * x + j;
+              result[(b * out.dim(1) + pixel) * vae_bits + c] = in[token * token_bits + (c * patch + i) * patch + j];
+            }
+  return out;
+}
+
+Tensor patchify_latent(const Tensor& nchw, int patch) {
+  INF_CHECK(patch >= 1 && nchw.dtype() == DType::f32 && nchw.ndim() == 4 && nchw.is_contiguous() &&
+                nchw.dim(2) % patch == 0 && nchw.dim(3) % patch == 0,
+            ErrorKind::invalid_argument, "patchify_latent: ", nchw.describe(), " does not split into ", patch, "x",
+            patch, " patches");
+  if (patch == 1) return nchw;
+  const int64_t batch = nchw.dim(0), channels = nchw.dim(1), h = nchw.dim(2) / patch, w = nchw.dim(3) / patch;
+  Tensor out = Tensor::host(DType::f32, {batch, channels * patch * patch, h, w});  // [B, p*p*dv, h, w]
+  const float* in = nchw.data_as<float>();
+  float* result = out.data_as<float>();
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < patch; ++i)
+        for (int64_t j = 0; j < patch; ++j)
+          for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x)
+              result[((b * channels * patch * patch + (c * patch + i) * patch + j) * h + y) * w + x] =
+                  in[((b * channels + c) * nchw.dim(2) + patch * y + i) * nchw.dim(3) + patch * x + j];
+  return out;
+}
+
 }  // namespace inf

@@ -60,4 +60,11 @@ Tensor downsample_for_next_scale(const Tensor& summed, int h, int w);
 // [B, d, h, w] -> new f32 [B, h*w, d], tokens in raster order: the word_embed input.
 Tensor flatten_tokens(const Tensor& nchw);
 
+// Spatial patchify (the 8B: a 14-bit VAE at stride 8, 2x2 latents per transformer token).
+// Token channel c*p*p + i*p + j is VAE channel c at sub-pixel (p*y + i, p*x + j) (spec 6).
+// bits u8 [B, h*w, p*p*dv] -> u8 [B, (p*h)*(p*w), dv], raster order on the VAE grid.
+Tensor unpatchify_bits(const Tensor& bits, int h, int w, int patch);
+// Pixel-unshuffle of f32 [B, dv, p*h, p*w] -> [B, p*p*dv, h, w].
+Tensor patchify_latent(const Tensor& nchw, int patch);
+
 }  // namespace inf

@@ -102,6 +102,9 @@ void InfinityTransformer::validate(const GenerateRequest& request) const {
   per_scale(request.tau, schedule.num_scales(), "tau");
   for (float tau : request.tau)
     INF_CHECK(tau > 0 && std::isfinite(tau), ErrorKind::invalid_argument, "tau must be positive, got ", tau);
+  const int patch = request.spatial_patch;
+  INF_CHECK(patch >= 1 && patch <= 4 && config_.bits_per_token % (patch * patch) == 0, ErrorKind::invalid_argument,
+            "spatial patch ", patch, " does not divide the model's ", config_.bits_per_token, " bits per token");
   INF_CHECK(static_cast<int>(request.forced_bits.size()) <= schedule.num_scales(), ErrorKind::invalid_argument,
             request.forced_bits.size(), " scales of given bits for a ", schedule.num_scales(), "-scale schedule");
   for (size_t k = 0; k < request.forced_bits.size(); ++k) {
@@ -303,8 +306,10 @@ GenerateResult InfinityTransformer::generate(const GenerateRequest& request) {
   }
 
   const ScaleGrid final_grid = schedule.grids.back();
+  const int patch = request.spatial_patch;
   GenerateResult result;
-  result.summed_codes = Tensor::host(DType::f32, {prompts, c.bits_per_token, final_grid.h, final_grid.w});
+  result.summed_codes = Tensor::host(DType::f32, {prompts, c.bits_per_token / (patch * patch), final_grid.h * patch,
+                                                  final_grid.w * patch});  // [B, dv, p H_L, p W_L]
 
   // Scale 0 is the start token: the pooled condition plus a learned position.
   Tensor x = compute.add(text.cond.reshape({rows, 1, c.width}), weights_.pos_start);  // [2B, 1, C]
@@ -332,12 +337,14 @@ GenerateResult InfinityTransformer::generate(const GenerateRequest& request) {
       sample_bits(mixed, request.sampling, k, 0, bits);
     }
     result.bits.push_back(bits);
-    add_upsampled(result.summed_codes, bits_to_codes(bits, grid.h, grid.w));
+    add_upsampled(result.summed_codes,
+                  bits_to_codes(unpatchify_bits(bits, grid.h, grid.w, patch), grid.h * patch, grid.w * patch));
 
     if (k + 1 < scales) {
       // Next input: the running sum of codes, bilinearly downsampled to the next grid.
       const ScaleGrid next = schedule.grids[static_cast<size_t>(k + 1)];
-      const Tensor tokens = flatten_tokens(downsample_for_next_scale(result.summed_codes, next.h, next.w));
+      const Tensor latent = downsample_for_next_scale(result.summed_codes, next.h * patch, next.w * patch);
+      const Tensor tokens = flatten_tokens(patchify_latent(latent, patch));  // [B, n', d]
       trace("word_embed_in.s" + std::to_string(k + 1), tokens);
       const Tensor embedded = compute.linear(compute.upload(tokens), weights_.word_embed);  // [B, n', C]
       x = compute.alloc({rows, next.tokens(), c.width});

@@ -42,6 +42,9 @@ struct GenerateRequest {
   std::vector<float> cfg;  // one per scale, or a single value for all
   std::vector<float> tau;  // logit temperature, same rule
   SamplingParams sampling;
+  // Latents per token side: 1 for the 2B (d-bit VAE at stride 16), 2 for the 8B (14-bit VAE at
+  // stride 8, 2x2 latents per 56-bit token). The summed codes then live on the VAE's grid.
+  int spatial_patch = 1;
   // Teacher forcing: bits [B, n_k, d] u8 for the first forced_bits.size() scales are used
   // instead of sampling (image editing keeps the coarse scales of a given image this way).
   std::vector<Tensor> forced_bits;
@@ -51,7 +54,7 @@ struct GenerateRequest {
 
 struct GenerateResult {
   std::vector<Tensor> bits;  // per scale [B, n_k, d] u8 host
-  Tensor summed_codes;       // [B, d, H_L, W_L] f32 host: what the VAE decoder takes
+  Tensor summed_codes;       // [B, d / p^2, p H_L, p W_L] f32 host (p = spatial_patch): the VAE decoder's input
   bool cancelled = false;
 };
 
