@@ -30,11 +30,26 @@ F32Matrix as_f32_matrix(const Tensor& tensor, int64_t offset, int64_t rows, int6
     return matrix;
   }
   matrix.scratch.resize(static_cast<size_t>(rows * cols));
-  parallel_for(rows, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        matrix.scratch[static_cast<size_t>(r * cols + c)] =
-            load_float(tensor.data(), tensor.dtype(), offset + r * row_stride + c * col_stride);
+  const void* base = tensor.data();
+  const DType dtype = tensor.dtype();
+  parallel_for(rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* out = matrix.scratch.data() + r * cols;
+      const int64_t start = offset + r * row_stride;
+      // The dtype switch sits outside the element loop: widening bf16 weights is the whole cost
+      // of a bf16 GEMM's preparation.
+      const auto* halves = static_cast<const uint16_t*>(base) + start;
+      switch (dtype) {
+        case DType::bf16:
+          for (int64_t c = 0; c < cols; ++c) out[c] = bf16_to_f32(halves[c * col_stride]);
+          break;
+        case DType::f16:
+          for (int64_t c = 0; c < cols; ++c) out[c] = f16_to_f32(halves[c * col_stride]);
+          break;
+        default:
+          for (int64_t c = 0; c < cols; ++c) out[c] = load_float(base, dtype, start + c * col_stride);
+      }
+    }
   });
   matrix.data = matrix.scratch.data();
   matrix.leading_dim = std::max<int64_t>(cols, 1);
