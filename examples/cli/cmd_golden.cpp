@@ -90,6 +90,15 @@ Tensor host_copy(const WeightStore& store, const std::string& name) {
 std::map<std::string, Tensor> run_transformer(const WeightStore& store, const GoldenOptions& options) {
   const std::string& source = store.source();
   const nlohmann::json config = golden_config(store);
+  // Switches the engine implements only in the released models' setting (spec 5.8, 6): a file
+  // made with another setting must fail loudly rather than be compared against other maths.
+  const std::pair<const char*, int> required[] = {{"cfg_insertion_layer", 0},
+                                                  {"use_bit_label", 1},
+                                                  {"add_lvl_embeding_only_first_block", 1},
+                                                  {"rope2d_normalized_by_hw", 2}};
+  for (const auto& [key, value] : required)
+    INF_CHECK(!config.contains(key) || config[key] == value, ErrorKind::unsupported, source, ": config ", key, " = ",
+              config[key].dump(), " is not supported (the released models use ", value, ")");
   std::vector<ScaleGrid> grids;
   for (const auto& pair : config_value<std::vector<std::vector<int>>>(config, "schedule", source)) {
     INF_CHECK(pair.size() == 2, ErrorKind::invalid_data, source, ": schedule entries must be [h, w]");
