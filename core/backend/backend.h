@@ -36,6 +36,12 @@ struct MatmulOptions {
   const Tensor* bias = nullptr;
 };
 
+struct Conv2dParams {
+  int stride = 1;
+  int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  static Conv2dParams same(int pad) { return {1, pad, pad, pad, pad}; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -94,6 +100,24 @@ class Backend {
   // antialiasing (PyTorch's F.interpolate(mode="bilinear")): src = (dst + 0.5) * in/out - 0.5,
   // clamped at 0; neighbours floor(src) and min(floor(src) + 1, in - 1).
   virtual void resize_bilinear(const Tensor& dst, const Tensor& src) = 0;
+
+  // ---- image ops (the BSQ-VAE) ----
+  // dst [B, Cout, Ho, Wo] = conv(src [B, Cin, H, W], weight [Cout, Cin, kh, kw]) + bias [Cout],
+  // zero padding per side, Ho = (H + pad_top + pad_bottom - kh) / stride + 1 (same for W).
+  // The VAE's downsample pads only right and bottom, hence per-side padding.
+  virtual void conv2d(const Tensor& dst, const Tensor& src, const Tensor& weight, const Tensor* bias,
+                      const Conv2dParams& params) = 0;
+  // GroupNorm of [B, C, H, W]: each (batch, group of C/groups channels) is normalised over its
+  // channels and pixels, then weight/bias [C] (optional) apply per channel; swish = true applies
+  // x * sigmoid(x) to the result (the VAE always follows its norms with swish).
+  virtual void group_norm(const Tensor& dst, const Tensor& src, int groups, const Tensor* weight, const Tensor* bias,
+                          float eps, bool swish) = 0;
+  // Nearest-neighbour upsampling of [B, C, H, W] by the integer factor dst's shape implies.
+  virtual void upsample_nearest(const Tensor& dst, const Tensor& src) = 0;
+  // Area resize (PyTorch adaptive average pooling) of [B, C, H, W] to dst [B, C, h, w]: output
+  // cell i averages input rows [floor(i*H/h), ceil((i+1)*H/h)) (windows overlap when h does not
+  // divide H), columns likewise.
+  virtual void resize_area(const Tensor& dst, const Tensor& src) = 0;
 };
 
 // What `infinode devices` lists: one row per backend this binary knows about.

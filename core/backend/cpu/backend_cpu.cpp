@@ -59,6 +59,17 @@ class CpuBackend final : public Backend {
   }
   void resize_bilinear(const Tensor& dst, const Tensor& src) override { cpu::resize_bilinear(dst, src); }
 
+  // Not implemented yet on this backend: the VAE ops land with their kernels.
+  void conv2d(const Tensor&, const Tensor&, const Tensor&, const Tensor*, const Conv2dParams&) override {
+    not_yet("conv2d");
+  }
+  void group_norm(const Tensor&, const Tensor&, int, const Tensor*, const Tensor*, float, bool) override {
+    not_yet("group_norm");
+  }
+  void upsample_nearest(const Tensor&, const Tensor&) override { not_yet("upsample_nearest"); }
+  void resize_area(const Tensor&, const Tensor&) override { not_yet("resize_area"); }
+  [[noreturn]] void not_yet(const char* op) const { fail(ErrorKind::unsupported, name(), ": ", op, " is not implemented yet"); }
+
  private:
   static void copy(const char* op, const Tensor& dst, const Tensor& src) {
     cpu::require_host(op, dst);
