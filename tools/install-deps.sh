@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev        # BLAS for the CPU backend's GEMM
   nlohmann-json3-dev     # safetensors headers, index files
   libgtest-dev           # unit tests
+  libopenimageio-dev     # image files in and out (core/image)
 )
 if [ "${INF_WITH_FUZZ:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev); fi
 if [ "${INF_WITH_TORCH:-0}" = 1 ]; then packages+=(python3-torch python3-numpy); fi

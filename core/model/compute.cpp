@@ -111,6 +111,37 @@ Tensor Compute::resize_bilinear(const Tensor& x, int64_t height, int64_t width) 
   return out;
 }
 
+Tensor Compute::resize_area(const Tensor& x, int64_t height, int64_t width) const {
+  INF_CHECK(x.ndim() == 4, ErrorKind::invalid_argument, "resize_area needs [B, C, H, W], got ", x.describe());
+  Tensor out = alloc({x.dim(0), x.dim(1), height, width});
+  backend_.resize_area(out, x);
+  return out;
+}
+
+Tensor Compute::conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& params) const {
+  INF_CHECK(x.ndim() == 4 && weight.ndim() == 4 && params.stride > 0, ErrorKind::invalid_argument, "conv2d of ",
+            x.describe(), " with ", weight.describe());
+  const int64_t height = (x.dim(2) + params.pad_top + params.pad_bottom - weight.dim(2)) / params.stride + 1;
+  const int64_t width = (x.dim(3) + params.pad_left + params.pad_right - weight.dim(3)) / params.stride + 1;
+  Tensor out = alloc({x.dim(0), weight.dim(0), height, width});
+  backend_.conv2d(out, x, weight, bias, params);
+  return out;
+}
+
+Tensor Compute::group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps,
+                           bool swish) const {
+  Tensor out = alloc(x.shape());
+  backend_.group_norm(out, x, groups, weight, bias, eps, swish);
+  return out;
+}
+
+Tensor Compute::upsample_nearest(const Tensor& x, int factor) const {
+  INF_CHECK(x.ndim() == 4, ErrorKind::invalid_argument, "upsample_nearest needs [B, C, H, W], got ", x.describe());
+  Tensor out = alloc({x.dim(0), x.dim(1), x.dim(2) * factor, x.dim(3) * factor});
+  backend_.upsample_nearest(out, x);
+  return out;
+}
+
 void Compute::add_into(const Tensor& x, const Tensor& y) const { backend_.binary(BinaryOp::add, x, x, y); }
 
 }  // namespace inf

@@ -36,6 +36,11 @@ class Compute {
   Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                    const std::vector<int32_t>* key_lengths = nullptr) const;
   Tensor resize_bilinear(const Tensor& x, int64_t height, int64_t width) const;
+  Tensor resize_area(const Tensor& x, int64_t height, int64_t width) const;
+  // x [B, Cin, H, W] -> [B, Cout, Ho, Wo]; weight [Cout, Cin, kh, kw]
+  Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor* bias, const Conv2dParams& params) const;
+  Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps, bool swish) const;
+  Tensor upsample_nearest(const Tensor& x, int factor) const;
 
   // In place: x += y (broadcast), or x += y * gate.
   void add_into(const Tensor& x, const Tensor& y) const;

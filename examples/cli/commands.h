@@ -18,6 +18,8 @@ int run_devices(const Args& args);
 int run_inspect(const Args& args);
 int run_convert(const Args& args);
 int run_golden(const Args& args);
+int run_encode(const Args& args);
+int run_decode(const Args& args);
 int run_bench(const Args& args);
 
 }  // namespace inf::cli

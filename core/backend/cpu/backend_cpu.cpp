@@ -59,16 +59,16 @@ class CpuBackend final : public Backend {
   }
   void resize_bilinear(const Tensor& dst, const Tensor& src) override { cpu::resize_bilinear(dst, src); }
 
-  // Not implemented yet on this backend: the VAE ops land with their kernels.
-  void conv2d(const Tensor&, const Tensor&, const Tensor&, const Tensor*, const Conv2dParams&) override {
-    not_yet("conv2d");
+  void conv2d(const Tensor& dst, const Tensor& src, const Tensor& weight, const Tensor* bias,
+              const Conv2dParams& params) override {
+    cpu::conv2d(dst, src, weight, bias, params);
   }
-  void group_norm(const Tensor&, const Tensor&, int, const Tensor*, const Tensor*, float, bool) override {
-    not_yet("group_norm");
+  void group_norm(const Tensor& dst, const Tensor& src, int groups, const Tensor* weight, const Tensor* bias,
+                  float eps, bool swish) override {
+    cpu::group_norm(dst, src, groups, weight, bias, eps, swish);
   }
-  void upsample_nearest(const Tensor&, const Tensor&) override { not_yet("upsample_nearest"); }
-  void resize_area(const Tensor&, const Tensor&) override { not_yet("resize_area"); }
-  [[noreturn]] void not_yet(const char* op) const { fail(ErrorKind::unsupported, name(), ": ", op, " is not implemented yet"); }
+  void upsample_nearest(const Tensor& dst, const Tensor& src) override { cpu::upsample_nearest(dst, src); }
+  void resize_area(const Tensor& dst, const Tensor& src) override { cpu::resize_area(dst, src); }
 
  private:
   static void copy(const char* op, const Tensor& dst, const Tensor& src) {

@@ -80,5 +80,12 @@ void rope(const Tensor& dst, const Tensor& src, const Tensor& cos, const Tensor&
 void attention(const Tensor& dst, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                const std::vector<int32_t>* key_lengths);
 void resize_bilinear(const Tensor& dst, const Tensor& src);
+// The VAE's image ops (conv.cpp, image_ops.cpp); semantics in backend.h.
+void conv2d(const Tensor& dst, const Tensor& src, const Tensor& weight, const Tensor* bias,
+            const Conv2dParams& params);
+void group_norm(const Tensor& dst, const Tensor& src, int groups, const Tensor* weight, const Tensor* bias,
+                float eps, bool swish);
+void upsample_nearest(const Tensor& dst, const Tensor& src);
+void resize_area(const Tensor& dst, const Tensor& src);
 
 }  // namespace inf::cpu

@@ -10,9 +10,11 @@
 
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/common.cuh"
+#include "backend/cuda/conv_cudnn.cuh"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/elementwise.cuh"
 #include "backend/cuda/gemm_cublaslt.cuh"
+#include "backend/cuda/image_ops.cuh"
 #include "backend/cuda/memory_pool.cuh"
 #include "backend/cuda/norm.cuh"
 #include "backend/cuda/rope_resize.cuh"
@@ -74,6 +76,7 @@ class CudaBackend final : public Backend {
     // Finish queued work before the cuBLASLt handle and plans go; buffers still referenced by
     // tensors free themselves later through the shared stream.
     if (stream_) report_cuda_error_in_destructor(cudaStreamSynchronize(stream_->get()), "cudaStreamSynchronize");
+    conv_.reset();
     gemm_.reset();
   }
 
@@ -270,16 +273,68 @@ class CudaBackend final : public Backend {
     cuda::launch_resize_bilinear(stream(), dst, src);
   }
 
-  // Not implemented yet on this backend: the VAE ops land with their kernels.
-  void conv2d(const Tensor&, const Tensor&, const Tensor&, const Tensor*, const Conv2dParams&) override {
-    not_yet("conv2d");
+  void conv2d(const Tensor& dst, const Tensor& src, const Tensor& weight, const Tensor* bias,
+              const Conv2dParams& params) override {
+    const char* op = "conv2d";
+    check_float_operand(op, "dst", dst);
+    check_float_operand(op, "src", src);
+    check_float_operand(op, "weight", weight);
+    INF_CHECK(src.ndim() == 4 && weight.ndim() == 4 && weight.dim(1) == src.dim(1), ErrorKind::invalid_argument,
+              "cuda conv2d: src ", src.describe(), " and weight ", weight.describe(),
+              " should be [B, Cin, H, W] and [Cout, Cin, kh, kw] with the same Cin");
+    INF_CHECK(params.stride >= 1 && params.pad_top >= 0 && params.pad_bottom >= 0 && params.pad_left >= 0 &&
+                  params.pad_right >= 0,
+              ErrorKind::invalid_argument, "cuda conv2d: stride ", params.stride, " must be >= 1 and paddings (",
+              params.pad_top, ", ", params.pad_bottom, ", ", params.pad_left, ", ", params.pad_right, ") >= 0");
+    const int64_t padded_h = src.dim(2) + params.pad_top + params.pad_bottom;
+    const int64_t padded_w = src.dim(3) + params.pad_left + params.pad_right;
+    INF_CHECK(weight.dim(2) >= 1 && weight.dim(3) >= 1 && padded_h >= weight.dim(2) && padded_w >= weight.dim(3),
+              ErrorKind::invalid_argument, "cuda conv2d: kernel of weight ", weight.describe(),
+              " does not fit the padded input of src ", src.describe());
+    check_output(op, dst,
+                 {src.dim(0), weight.dim(0), (padded_h - weight.dim(2)) / params.stride + 1,
+                  (padded_w - weight.dim(3)) / params.stride + 1});
+    if (bias != nullptr) {
+      check_float_operand(op, "bias", *bias);
+      INF_CHECK(bias->ndim() == 1 && bias->dim(0) == weight.dim(0), ErrorKind::invalid_argument, "cuda conv2d: bias ",
+                bias->describe(), " must be [", weight.dim(0), "] for weight ", weight.describe());
+    }
+    make_current(device_index_);
+    // cuDNN loads several libraries on its first handle: only models with convs pay for it.
+    if (!conv_) conv_ = std::make_unique<CudnnConv>(pool_);
+    conv_->conv2d(dst, src, weight, bias, params);
   }
-  void group_norm(const Tensor&, const Tensor&, int, const Tensor*, const Tensor*, float, bool) override {
-    not_yet("group_norm");
+
+  void group_norm(const Tensor& dst, const Tensor& src, int groups, const Tensor* weight, const Tensor* bias,
+                  float eps, bool swish) override {
+    const char* op = "group_norm";
+    check_float_operand(op, "dst", dst);
+    check_float_operand(op, "src", src);
+    INF_CHECK(src.ndim() == 4, ErrorKind::invalid_argument, "cuda group_norm: src ", src.describe(),
+              " should be [B, C, H, W]");
+    check_output(op, dst, src.shape());
+    INF_CHECK(groups >= 1 && src.dim(1) % groups == 0, ErrorKind::invalid_argument, "cuda group_norm: ", src.dim(1),
+              " channels of src ", src.describe(), " do not split into ", groups, " groups");
+    check_channel_vector(op, "weight", weight, src.dim(1), src);
+    check_channel_vector(op, "bias", bias, src.dim(1), src);
+    make_current(device_index_);
+    cuda::launch_group_norm(pool_, dst, src, groups, weight, bias, eps, swish);
   }
-  void upsample_nearest(const Tensor&, const Tensor&) override { not_yet("upsample_nearest"); }
-  void resize_area(const Tensor&, const Tensor&) override { not_yet("resize_area"); }
-  [[noreturn]] void not_yet(const char* op) const { fail(ErrorKind::unsupported, name(), ": ", op, " is not implemented yet"); }
+
+  void upsample_nearest(const Tensor& dst, const Tensor& src) override {
+    check_resample("upsample_nearest", dst, src);
+    INF_CHECK(dst.numel() == 0 || (dst.dim(2) % src.dim(2) == 0 && dst.dim(3) % src.dim(3) == 0),
+              ErrorKind::invalid_argument, "cuda upsample_nearest: dst ", dst.describe(),
+              " is not an integer multiple of src ", src.describe(), " in height and width");
+    make_current(device_index_);
+    cuda::launch_upsample_nearest(stream(), dst, src);
+  }
+
+  void resize_area(const Tensor& dst, const Tensor& src) override {
+    check_resample("resize_area", dst, src);
+    make_current(device_index_);
+    cuda::launch_resize_area(stream(), dst, src);
+  }
 
  private:
   cudaStream_t stream() const { return stream_->get(); }
@@ -315,10 +370,27 @@ class CudaBackend final : public Backend {
   }
 
   void check_channel_vector(const char* op, const char* role, const Tensor* t, const Tensor& src) const {
+    check_channel_vector(op, role, t, src.dim(-1), src);
+  }
+
+  // t (optional) must be a float [length] vector on this device.
+  void check_channel_vector(const char* op, const char* role, const Tensor* t, int64_t length, const Tensor& src) const {
     if (t == nullptr) return;
     check_float_operand(op, role, *t);
-    INF_CHECK(t->ndim() == 1 && t->dim(0) == src.dim(-1), ErrorKind::invalid_argument, "cuda ", op, ": ", role,
-              " ", t->describe(), " must be [", src.dim(-1), "] for src ", src.describe());
+    INF_CHECK(t->ndim() == 1 && t->dim(0) == length, ErrorKind::invalid_argument, "cuda ", op, ": ", role, " ",
+              t->describe(), " must be [", length, "] for src ", src.describe());
+  }
+
+  // dst and src are float [B, C, *, *] images with the same B and C; dst is a contiguous output.
+  void check_resample(const char* op, const Tensor& dst, const Tensor& src) const {
+    check_float_operand(op, "dst", dst);
+    check_float_operand(op, "src", src);
+    INF_CHECK(src.ndim() == 4 && dst.ndim() == 4 && src.dim(0) == dst.dim(0) && src.dim(1) == dst.dim(1),
+              ErrorKind::invalid_argument, "cuda ", op, ": src ", src.describe(), " and dst ", dst.describe(),
+              " should be [B, C, H, W] and [B, C, H', W'] with the same B and C");
+    check_output(op, dst, dst.shape());
+    INF_CHECK(dst.numel() == 0 || (src.dim(2) > 0 && src.dim(3) > 0), ErrorKind::invalid_argument, "cuda ", op,
+              ": cannot resample the empty image ", src.describe(), " to ", dst.describe());
   }
 
   // upload/download: one side on the host, the other on this device, same dtype and shape, both
@@ -339,6 +411,7 @@ class CudaBackend final : public Backend {
   std::shared_ptr<CudaStream> stream_;
   DeviceMemoryPool pool_;               // declared before gemm_, which allocates from it
   std::unique_ptr<CublasLtGemm> gemm_;  // owns the cuBLASLt handle, workspace and plan cache
+  std::unique_ptr<CudnnConv> conv_;     // the cuDNN handle and conv plans, created by the first conv2d
 };
 
 }  // namespace
