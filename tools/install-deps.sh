@@ -10,6 +10,8 @@ packages=(
   nlohmann-json3-dev     # safetensors headers, index files
   libgtest-dev           # unit tests
   libopenimageio-dev     # image files in and out (core/image)
+  libsentencepiece-dev   # the T5 tokenizer (core/text)
+  sentencepiece          # spm_train / spm_encode: tools/make_text_fixtures.py
 )
 if [ "${INF_WITH_FUZZ:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev); fi
 if [ "${INF_WITH_TORCH:-0}" = 1 ]; then packages+=(python3-torch python3-numpy); fi

@@ -9,7 +9,8 @@
 //                       logits are amplified by cfg/tau, ~2e-6 relative)
 //   bf16 blocks: 3e-2  (bf16 keeps 8 mantissa bits; errors compound over the blocks)
 // Integer tensors (bits) must match exactly. VAE files use the same bounds (--dtype sets the
-// conv weights' storage).
+// conv weights' storage), and so do T5 encoder files (--dtype sets the matmul weights' and the
+// embedding's storage; activations stay f32).
 // A tensor also passes when its max abs error is within 4x the reference's own float32 noise
 // on it (the file's "fp32_vs_fp64_max_abs_err" metadata; a clamped output inherits the bound
 // of its unclamped twin, since clamping never increases an error): the VAE decoder's outputs
@@ -26,6 +27,7 @@
 #include "commands.h"
 #include "common/error.h"
 #include "model/infinity/transformer.h"
+#include "model/t5/t5_encoder.h"
 #include "model/vae/bsq_vae.h"
 #include "weights/weight_store.h"
 
@@ -193,6 +195,32 @@ std::map<std::string, Tensor> run_vae(const WeightStore& store, const GoldenOpti
   return produced;
 }
 
+// Runs one T5 encoder golden file: every prompt's ids through the encoder, unpadded.
+std::map<std::string, Tensor> run_t5(const WeightStore& store, const GoldenOptions& options) {
+  const std::string& source = store.source();
+  const nlohmann::json config = golden_config(store);
+  // gated-gelu is Flan-T5's (gelu_new: tanh); HF's plain "gelu" is the erf GELU and "relu" has no
+  // backend op, so other FFNs must fail rather than be compared against other maths.
+  const auto ffn = config_value<std::string>(config, "feed_forward_proj", source);
+  INF_CHECK(ffn == "gated-gelu", ErrorKind::unsupported, source, ": feed_forward_proj '", ffn,
+            "' is not supported (Flan-T5 uses gated-gelu)");
+  const WeightStore weights = store.select("weight");
+  T5Config t5 = T5Config::from_weights(weights, config_value<int>(config, "relative_attention_max_distance", source));
+  t5.eps = config_value<float>(config, "layer_norm_epsilon", source);
+  auto backend = create_backend(options.backend);
+  const T5Encoder encoder(*backend, weights, t5, options.block_dtype);
+
+  std::map<std::string, Tensor> produced;
+  for (int i = 0; store.contains("input.ids.p" + std::to_string(i)); ++i) {
+    const Tensor ids = host_copy(store, "input.ids.p" + std::to_string(i));
+    INF_CHECK(ids.dtype() == DType::i32 && ids.ndim() == 1, ErrorKind::invalid_data, source, ": input.ids.p", i,
+              " must be i32 [L]");
+    produced["expect.features.p" + std::to_string(i)] =
+        encoder.encode(std::vector<int32_t>(ids.data_as<int32_t>(), ids.data_as<int32_t>() + ids.numel()));
+  }
+  return produced;
+}
+
 bool run_file(const std::string& path, const GoldenOptions& options) {
   const WeightStore store = WeightStore::open(path);
   const auto kind = store.metadata().find("kind");
@@ -202,6 +230,8 @@ bool run_file(const std::string& path, const GoldenOptions& options) {
     produced = run_transformer(store, options);
   } else if (kind->second == "bsq-vae") {
     produced = run_vae(store, options);
+  } else if (kind->second == "t5-encoder") {
+    produced = run_t5(store, options);
   } else {
     fail(ErrorKind::unsupported, path, ": golden kind '", kind->second, "' is not supported yet");
   }

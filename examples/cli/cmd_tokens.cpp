@@ -21,6 +21,7 @@ struct TokenOptions {
   int scales = 0;  // decode: 0 = all
   int bits = 0;    // decode: bits per channel of the image file (0 = the format's default)
   bool assume_linear = false;
+  VaeTiling tiling;  // --tile / --overlap: bounded-memory VAE passes
 };
 
 int parse_positive(const std::string& flag, const std::string& value) {
@@ -28,6 +29,10 @@ int parse_positive(const std::string& flag, const std::string& value) {
   const long parsed = std::strtol(value.c_str(), &end, 10);
   if (value.empty() || *end != '\0' || parsed <= 0 || parsed > 1000000) throw UsageError(flag + " needs a positive integer");
   return static_cast<int>(parsed);
+}
+
+int parse_non_negative(const std::string& flag, const std::string& value) {
+  return value == "0" ? 0 : parse_positive(flag, value);
 }
 
 TokenOptions parse(const Args& args, const char* usage) {
@@ -47,11 +52,15 @@ TokenOptions parse(const Args& args, const char* usage) {
     else if (arg == "--scales") options.scales = parse_positive(arg, value());
     else if (arg == "--bits") options.bits = parse_positive(arg, value());
     else if (arg == "--linear") options.assume_linear = true;
+    else if (arg == "--tile") options.tiling.tile = parse_positive(arg, value());
+    else if (arg == "--overlap") options.tiling.overlap = parse_non_negative(arg, value());
     else if (!arg.empty() && arg[0] == '-') throw UsageError("unknown option '" + arg + "'\n" + usage);
     else if (options.input.empty()) options.input = arg;
     else throw UsageError("unexpected argument '" + arg + "'\n" + usage);
   }
   if (options.input.empty() || options.output.empty() || options.vae_path.empty()) throw UsageError(usage);
+  if (options.tiling.overlap > 0 && options.tiling.overlap >= options.tiling.tile)
+    throw UsageError("--overlap must be smaller than --tile (both in latent positions)");
   return options;
 }
 
@@ -69,7 +78,8 @@ WeightStore open_vae_weights(const TokenOptions& options) {
 int run_encode(const Args& args) {
   const char* usage =
       "usage: infinode encode IMAGE -o TOKENS.safetensors --vae WEIGHTS [--resolution 0.06M|0.25M|0.60M|1M]\n"
-      "       [--spatial-patch 1|2] [--select PREFIX] [--backend cpu|cuda] [--linear]";
+      "       [--spatial-patch 1|2] [--select PREFIX] [--backend cpu|cuda] [--linear]\n"
+      "       [--tile N [--overlap N]]   (tiles of N latent positions = N*stride pixels)";
   const TokenOptions options = parse(args, usage);
   ReadOptions read_options;
   read_options.assume_linear = options.assume_linear;
@@ -87,7 +97,7 @@ int run_encode(const Args& args) {
   std::fprintf(stderr, "%s: %s\n", options.input.c_str(), image.describe().c_str());
   std::fprintf(stderr, "fit: %s\nschedule: %s\n", fitted.describe().c_str(), schedule.describe().c_str());
 
-  const Tensor latent = vae.encode(fitted.rgb.reshape({1, 3, target_h, target_w}));  // [1, d, H/s, W/s]
+  const Tensor latent = vae.encode(fitted.rgb.reshape({1, 3, target_h, target_w}), options.tiling);  // [1, d, H/s, W/s]
   const ScaleSchedule latent_schedule = vae_schedule(schedule, options.spatial_patch);
   const VaeTokens quantized = vae.quantize(latent, latent_schedule);
   BitTokens tokens;
@@ -109,7 +119,7 @@ int run_encode(const Args& args) {
 int run_decode(const Args& args) {
   const char* usage =
       "usage: infinode decode TOKENS.safetensors -o IMAGE --vae WEIGHTS [--scales K] [--bits 8|16|32]\n"
-      "       [--select PREFIX] [--backend cpu|cuda]";
+      "       [--select PREFIX] [--backend cpu|cuda] [--tile N [--overlap N]]   (tiles in latent positions)";
   const TokenOptions options = parse(args, usage);
   const BitTokens tokens = read_bit_tokens(options.input);
   auto backend = create_backend(options.backend);
@@ -132,7 +142,7 @@ int run_decode(const Args& args) {
     latent_bits.push_back(unpatchify_bits(tokens.bits[static_cast<size_t>(k)], grid.h, grid.w, patch));
   }
   const Tensor latent = summed_codes_from_bits(latent_bits, vae_schedule(tokens.schedule, patch));
-  const VaeImage image = vae.decode(latent);  // [B, 3, H, W]
+  const VaeImage image = vae.decode(latent, options.tiling);  // [B, 3, H, W]
   WriteOptions write_options;
   write_options.bits = options.bits;
   write_options.text = tokens.extra;

@@ -21,5 +21,9 @@ int run_golden(const Args& args);
 int run_encode(const Args& args);
 int run_decode(const Args& args);
 int run_bench(const Args& args);
+int run_bench_vae(const Args& args);
+int run_embed(const Args& args);
+int run_bench_t5(const Args& args);
+int run_tokenize(const Args& args);
 
 }  // namespace inf::cli

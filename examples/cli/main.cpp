@@ -22,12 +22,21 @@ const Subcommand kSubcommands[] = {
     {"convert", inf::cli::run_convert,
      "IN OUT.safetensors [--dtype f32|bf16|f16] [--select PREFIX]: rewrite weights as safetensors"},
     {"encode", inf::cli::run_encode,
-     "IMAGE -o TOKENS --vae WEIGHTS [--resolution R]: image -> multi-scale bit tokens"},
-    {"decode", inf::cli::run_decode, "TOKENS -o IMAGE --vae WEIGHTS [--scales K]: bit tokens -> image"},
+     "IMAGE -o TOKENS --vae WEIGHTS [--resolution R] [--tile N]: image -> multi-scale bit tokens"},
+    {"decode", inf::cli::run_decode,
+     "TOKENS -o IMAGE --vae WEIGHTS [--scales K] [--tile N]: bit tokens -> image"},
     {"golden", inf::cli::run_golden,
      "FILE... [--backend B] [--dtype f32|bf16] [--tolerance R] [-v]: check golden files from the reference"},
+    {"tokenize", inf::cli::run_tokenize,
+     "--spm SPIECE_MODEL (TEXT | --file PROMPTS) [--max-length N] [-v]: prompts -> T5 token ids"},
     {"bench", inf::cli::run_bench,
      "[--random-weights NAME | --weights FILE] [--resolution R] [--repeat N] ...: time the transformer"},
+    {"bench-vae", inf::cli::run_bench_vae,
+     "[--random-weights tiny|2B|8B | --weights FILE] [--size 256|WxH] [--tile N] [--encode]: time the VAE"},
+    {"embed", inf::cli::run_embed,
+     "--t5 WEIGHTS (--spm MODEL TEXT | --ids \"0 5 1\") -o FEATURES [--dtype f32|bf16]: prompt -> T5 features"},
+    {"bench-t5", inf::cli::run_bench_t5,
+     "[--random-weights tiny|flan-t5-xl] [--tokens N[,N]] [--dtype f32|bf16]: time the T5 encoder"},
 };
 
 void print_usage(std::FILE* stream) {

@@ -185,13 +185,18 @@ Tensor BsqVae::place(const Tensor& host) const {
   return placed;
 }
 
-Tensor BsqVae::run_block(const VaeResBlock& block, const Tensor& x) const {
+Tensor BsqVae::norm_swish(const VaeNorm& norm, const Tensor& x, VaeNormStats* stats) const {
   const Compute compute(backend_);
-  const float eps = config_.norm_eps;
+  if (stats != nullptr) return stats->norm_swish(compute, norm, x, config_.norm_eps);
+  return compute.group_norm(x, norm.groups, &norm.weight, &norm.bias, config_.norm_eps, /*swish=*/true);
+}
+
+Tensor BsqVae::run_block(const VaeResBlock& block, const Tensor& x, VaeNormStats* stats) const {
+  const Compute compute(backend_);
   const Conv2dParams same = Conv2dParams::same(1);
-  Tensor h = compute.group_norm(x, block.norm1.groups, &block.norm1.weight, &block.norm1.bias, eps, /*swish=*/true);
+  Tensor h = norm_swish(block.norm1, x, stats);
   h = compute.conv2d(h, block.conv1.weight, &block.conv1.bias, same);
-  h = compute.group_norm(h, block.norm2.groups, &block.norm2.weight, &block.norm2.bias, eps, /*swish=*/true);
+  h = norm_swish(block.norm2, h, stats);
   h = compute.conv2d(h, block.conv2.weight, &block.conv2.bias, same);
   const Tensor skip = block.shortcut.weight.defined()
                           ? compute.conv2d(x, block.shortcut.weight, &block.shortcut.bias, Conv2dParams{})
@@ -199,34 +204,133 @@ Tensor BsqVae::run_block(const VaeResBlock& block, const Tensor& x) const {
   return compute.add(skip, h);
 }
 
-VaeImage BsqVae::decode(const Tensor& latent) const {
+Tensor BsqVae::run_decoder(const Tensor& input, VaeNormStats* stats, int first_stage, int end_stage) const {
+  const Compute compute(backend_);
+  const Conv2dParams same = Conv2dParams::same(1);
+  const int levels = static_cast<int>(decoder_levels_.size());
+  if (end_stage < 0) end_stage = levels + 2;
+  Tensor h = place(input);
+  for (int stage = first_stage; stage < end_stage; ++stage) {
+    if (stage == 0) {
+      h = compute.conv2d(h, decoder_in_.weight, &decoder_in_.bias, same);  // [B, mid, h, w]
+      for (const auto& block : decoder_mid_) h = run_block(block, h, stats);
+    } else if (stage <= levels) {
+      const VaeLevel& level = decoder_levels_[static_cast<size_t>(levels - stage)];
+      for (const auto& block : level.blocks) h = run_block(block, h, stats);
+      if (level.resample.weight.defined())
+        h = compute.conv2d(compute.upsample_nearest(h, 2), level.resample.weight, &level.resample.bias,
+                           same);  // [B, C, 2h, 2w]
+    } else {
+      h = norm_swish(decoder_norm_out_, h, stats);
+      h = compute.conv2d(h, decoder_out_.weight, &decoder_out_.bias, same);  // [B, 3, H, W]
+    }
+  }
+  return h;
+}
+
+// Encoder stages: 0..L-1 the levels (conv_in first), L the middle blocks and the output.
+Tensor BsqVae::run_encoder(const Tensor& input, VaeNormStats* stats, int first_stage, int end_stage) const {
+  const Compute compute(backend_);
+  const Conv2dParams same = Conv2dParams::same(1);
+  const int levels = static_cast<int>(encoder_levels_.size());
+  if (end_stage < 0) end_stage = levels + 1;
+  Tensor h = place(input);
+  for (int stage = first_stage; stage < end_stage; ++stage) {
+    if (stage < levels) {
+      if (stage == 0) h = compute.conv2d(h, encoder_in_.weight, &encoder_in_.bias, same);  // [B, base, H, W]
+      const VaeLevel& level = encoder_levels_[static_cast<size_t>(stage)];
+      for (const auto& block : level.blocks) h = run_block(block, h, stats);
+      if (level.resample.weight.defined())
+        h = compute.conv2d(h, level.resample.weight, &level.resample.bias, kDownsample);  // [B, C, H/2, W/2]
+    } else {
+      for (const auto& block : encoder_mid_) h = run_block(block, h, stats);
+      h = norm_swish(encoder_norm_out_, h, stats);
+      h = compute.conv2d(h, encoder_out_.weight, &encoder_out_.bias, same);  // [B, d, h, w]
+    }
+  }
+  return h;
+}
+
+std::vector<double> BsqVae::stage_sizes(bool encoder, int64_t h, int64_t w) const {
+  const auto pixels = static_cast<double>(h * w);  // latent positions
+  std::vector<double> sizes;
+  if (!encoder) {
+    double scale = 1;  // pixels per latent position, squared
+    int64_t channels = config_.mid_channels;
+    sizes.push_back(static_cast<double>(channels) * pixels);
+    for (size_t l = config_.decoder_channels.size(); l-- > 0;) {
+      const int64_t out = config_.decoder_channels[l];
+      double largest = static_cast<double>(std::max(channels, out)) * scale * pixels;
+      channels = out;
+      if (config_.decoder_upsample[l]) largest = std::max(largest, static_cast<double>(out) * (scale *= 4) * pixels);
+      sizes.push_back(largest);
+    }
+    sizes.push_back(static_cast<double>(channels) * scale * pixels);
+  } else {
+    auto scale = static_cast<double>(config_.patch * config_.patch);
+    int64_t channels = config_.base_channels;
+    for (size_t l = 0; l < config_.encoder_channels.size(); ++l) {
+      sizes.push_back(static_cast<double>(std::max<int64_t>(channels, config_.encoder_channels[l])) * scale * pixels);
+      channels = config_.encoder_channels[l];
+      if (config_.encoder_downsample[l]) scale /= 4;
+    }
+    sizes.push_back(static_cast<double>(channels) * scale * pixels);
+  }
+  return sizes;
+}
+
+// Which stages run on the whole image: the decoder's first `split`, the encoder's from `split`
+// on. The largest tensor of the whole-image stages (stage_sizes) may not exceed the largest of
+// a tile's crop in the tiled stages, so the untiled part does not raise the memory bound.
+int BsqVae::untiled_split(bool encoder, int64_t h, int64_t w, const VaeTiling& tiling) const {
+  const int64_t margin = vae_tile_margin(tiling);
+  const std::vector<double> whole = stage_sizes(encoder, h, w);
+  const std::vector<double> crop = stage_sizes(encoder, std::min<int64_t>(h, tiling.tile + 2 * margin),
+                                               std::min<int64_t>(w, tiling.tile + 2 * margin));
+  const int stages = static_cast<int>(whole.size());
+  auto largest = [](const std::vector<double>& sizes, int begin, int end) {
+    double value = 0;
+    for (int s = begin; s < end; ++s) value = std::max(value, sizes[static_cast<size_t>(s)]);
+    return value;
+  };
+  if (!tiling.untiled_low_res) return encoder ? stages : 0;
+  if (encoder) {
+    int split = stages;  // tiled [0, split), whole [split, stages)
+    while (split > 1 && largest(whole, split - 1, stages) <= largest(crop, 0, split - 1)) --split;
+    return split;
+  }
+  int split = 0;  // whole [0, split), tiled [split, stages)
+  while (split + 1 < stages && largest(whole, 0, split + 1) <= largest(crop, split + 1, stages)) ++split;
+  return split;
+}
+
+VaeImage BsqVae::decode(const Tensor& latent) const { return decode(latent, VaeTiling{}); }
+
+VaeImage BsqVae::decode(const Tensor& latent, const VaeTiling& tiling) const {
   INF_CHECK(config_.has_decoder(), ErrorKind::invalid_argument, "these VAE weights have no decoder");
   INF_CHECK(latent.ndim() == 4 && latent.dim(1) == config_.bits, ErrorKind::invalid_argument, "VAE decode: latent ",
             latent.describe(), " should be [B, ", config_.bits, ", h, w]");
   const Compute compute(backend_);
-  const Conv2dParams same = Conv2dParams::same(1);
-  Tensor h = compute.conv2d(place(latent), decoder_in_.weight, &decoder_in_.bias, same);  // [B, mid, h, w]
-  for (const auto& block : decoder_mid_) h = run_block(block, h);
-  for (size_t l = decoder_levels_.size(); l-- > 0;) {
-    for (const auto& block : decoder_levels_[l].blocks) h = run_block(block, h);
-    if (decoder_levels_[l].resample.weight.defined())
-      h = compute.conv2d(compute.upsample_nearest(h, 2), decoder_levels_[l].resample.weight,
-                         &decoder_levels_[l].resample.bias, same);  // [B, C, 2h, 2w]
-  }
-  h = compute.group_norm(h, decoder_norm_out_.groups, &decoder_norm_out_.weight, &decoder_norm_out_.bias,
-                         config_.norm_eps, /*swish=*/true);
-  h = compute.conv2d(h, decoder_out_.weight, &decoder_out_.bias, same);  // [B, 3, H, W]
-
   VaeImage image;
-  image.unclamped = compute.download(h);
-  image.pixels = Tensor::host(DType::f32, image.unclamped.shape());
+  if (tiling.tile <= 0 || (latent.dim(2) <= tiling.tile && latent.dim(3) <= tiling.tile)) {
+    image.unclamped = compute.download(run_decoder(latent, nullptr, 0, -1));
+  } else {
+    const int split = untiled_split(false, latent.dim(2), latent.dim(3), tiling);
+    const Tensor features = split > 0 ? run_decoder(latent, nullptr, 0, split) : latent;  // [B, C, h*f, w*f]
+    const auto scale = static_cast<int>(features.dim(2) / latent.dim(2));
+    image.unclamped = run_vae_tiled(compute, features, scale, config_.patch, tiling,
+                                    [this, split](const Tensor& crop, VaeNormStats* stats) {
+                                      return run_decoder(crop, stats, split, -1);
+                                    });
+  }
+  image.pixels = Tensor::host(DType::f32, image.unclamped.shape());  // [B, 3, H, W]
   const float* raw = image.unclamped.data_as<float>();
   float* clamped = image.pixels.data_as<float>();
   for (int64_t i = 0; i < image.pixels.numel(); ++i) clamped[i] = std::clamp(raw[i], -1.0f, 1.0f);
   return image;
 }
 
-Tensor BsqVae::encode(const Tensor& image) const {
+void BsqVae::check_image(const Tensor& image) const {
   INF_CHECK(config_.has_encoder(), ErrorKind::invalid_argument, "these VAE weights have no encoder");
   INF_CHECK(image.ndim() == 4 && image.dim(1) == 3, ErrorKind::invalid_argument, "VAE encode: image ",
             image.describe(), " should be [B, 3, H, W]");
@@ -234,18 +338,26 @@ Tensor BsqVae::encode(const Tensor& image) const {
                 image.dim(3) > 0,
             ErrorKind::invalid_argument, "VAE encode: image ", image.dim(3), "x", image.dim(2),
             " is not a multiple of the VAE stride ", config_.patch);
+}
+
+Tensor BsqVae::encode(const Tensor& image) const { return encode(image, VaeTiling{}); }
+
+Tensor BsqVae::encode(const Tensor& image, const VaeTiling& tiling) const {
+  check_image(image);
   const Compute compute(backend_);
-  const Conv2dParams same = Conv2dParams::same(1);
-  Tensor h = compute.conv2d(place(image), encoder_in_.weight, &encoder_in_.bias, same);  // [B, base, H, W]
-  for (const auto& level : encoder_levels_) {
-    for (const auto& block : level.blocks) h = run_block(block, h);
-    if (level.resample.weight.defined())
-      h = compute.conv2d(h, level.resample.weight, &level.resample.bias, kDownsample);  // [B, C, H/2, W/2]
-  }
-  for (const auto& block : encoder_mid_) h = run_block(block, h);
-  h = compute.group_norm(h, encoder_norm_out_.groups, &encoder_norm_out_.weight, &encoder_norm_out_.bias,
-                         config_.norm_eps, /*swish=*/true);
-  return compute.download(compute.conv2d(h, encoder_out_.weight, &encoder_out_.bias, same));  // [B, d, h, w]
+  const int64_t latent_h = image.dim(2) / config_.patch, latent_w = image.dim(3) / config_.patch;
+  if (tiling.tile <= 0 || (latent_h <= tiling.tile && latent_w <= tiling.tile))
+    return compute.download(run_encoder(image, nullptr, 0, -1));
+  const int split = untiled_split(true, latent_h, latent_w, tiling);
+  int scale = config_.patch;  // feature positions per latent position after the tiled stages
+  for (int l = 0; l < split && l < static_cast<int>(encoder_levels_.size()); ++l)
+    if (encoder_levels_[static_cast<size_t>(l)].resample.weight.defined()) scale /= 2;
+  const Tensor features = run_vae_tiled(compute, image, config_.patch, scale, tiling,
+                                        [this, split](const Tensor& crop, VaeNormStats* stats) {
+                                          return run_encoder(crop, stats, 0, split);
+                                        });  // host [B, C, h*scale, w*scale]
+  const int stages = static_cast<int>(encoder_levels_.size()) + 1;
+  return split == stages ? features : compute.download(run_encoder(features, nullptr, split, stages));
 }
 
 VaeTokens BsqVae::quantize(const Tensor& latent, const ScaleSchedule& schedule) const {

@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "model/infinity/scale_schedule.h"
 #include "model/vae/vae_config.h"
+#include "model/vae/vae_tiling.h"
 
 namespace inf {
 
@@ -58,12 +59,28 @@ class BsqVae {
   VaeImage decode(const Tensor& latent) const;
   // image [B, 3, H, W] in [-1, 1] (host) -> continuous latent z [B, d, H/patch, W/patch] (host).
   Tensor encode(const Tensor& image) const;
+  // The same in overlapping tiles (see VaeTiling); a latent no larger than one tile, or
+  // tiling.tile == 0, takes the untiled path.
+  VaeImage decode(const Tensor& latent, const VaeTiling& tiling) const;
+  Tensor encode(const Tensor& image, const VaeTiling& tiling) const;
   // z [B, d, H, W] host -> bits for each scale of `schedule` (its last grid must be H x W) and
   // the summed codes: residual quantization with area downsampling (spec 7.5).
   VaeTokens quantize(const Tensor& latent, const ScaleSchedule& schedule) const;
 
  private:
-  Tensor run_block(const VaeResBlock& block, const Tensor& x) const;
+  // stats == nullptr: every GroupNorm normalises by its input's own statistics.
+  Tensor norm_swish(const VaeNorm& norm, const Tensor& x, VaeNormStats* stats) const;
+  Tensor run_block(const VaeResBlock& block, const Tensor& x, VaeNormStats* stats) const;
+  // Stages [first_stage, end_stage) (end -1: to the last) of the decoder (0: conv_in and the
+  // middle blocks; 1..L: the levels, deepest first, each with its upsample; L+1: norm_out and
+  // conv_out) or encoder (0..L-1: the levels, conv_in first; L: the middle blocks and the
+  // output). The decoder ends in [B, 3, H, W], unclamped; the encoder in [B, d, h, w].
+  Tensor run_decoder(const Tensor& input, VaeNormStats* stats, int first_stage, int end_stage) const;
+  Tensor run_encoder(const Tensor& input, VaeNormStats* stats, int first_stage, int end_stage) const;
+  // Floats per image of the largest tensor each stage holds, for an h x w latent.
+  std::vector<double> stage_sizes(bool encoder, int64_t h, int64_t w) const;
+  int untiled_split(bool encoder, int64_t h, int64_t w, const VaeTiling& tiling) const;
+  void check_image(const Tensor& image) const;
   Tensor place(const Tensor& host) const;
 
   Backend& backend_;

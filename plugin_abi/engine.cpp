@@ -1,0 +1,241 @@
+#include "engine.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "api_functions.h"
+#include "common/log.h"
+#include "guard.h"
+#include "nodes/builtin_nodes.h"
+
+namespace inf::abi {
+namespace {
+
+constexpr size_t kMaxPathBytes = 4096;
+
+thread_local EngineState* routed_engine = nullptr;
+
+const char* level_name(inf_log_level level) {
+  switch (level) {
+    case INF_LOG_DEBUG: return "debug";
+    case INF_LOG_INFO: return "info";
+    case INF_LOG_WARNING: return "warning";
+    case INF_LOG_ERROR: return "error";
+    case INF_LOG_FORCE32: break;
+  }
+  return "log";
+}
+
+inf_log_level abi_level(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return INF_LOG_DEBUG;
+    case LogLevel::info: return INF_LOG_INFO;
+    case LogLevel::warn: return INF_LOG_WARNING;
+    case LogLevel::error: return INF_LOG_ERROR;
+  }
+  return INF_LOG_ERROR;
+}
+
+void write_stderr(inf_log_level level, const char* message) {
+  if (level >= INF_LOG_WARNING) std::fprintf(stderr, "infinode %s: %s\n", level_name(level), message);
+}
+
+// The core's logger is process-wide (inside this library's copy of the core); route its
+// messages to the engine whose work runs on the logging thread. Every level is let through to
+// the router, which filters per engine.
+void install_core_log_router() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    set_log_sink([](LogLevel level, const std::string& message) {
+      if (routed_engine != nullptr) {
+        routed_engine->log().emit(abi_level(level), message.c_str());
+      } else {
+        write_stderr(abi_level(level), message.c_str());
+      }
+    });
+    set_log_level(LogLevel::debug);
+  });
+}
+
+bool is_level(inf_log_level level) { return level >= INF_LOG_DEBUG && level <= INF_LOG_ERROR; }
+
+}  // namespace
+
+void LogTarget::set(inf_log_fn callback, void* user_data, inf_log_level min_level) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  callback_ = callback;
+  user_data_ = user_data;
+  min_level_ = min_level;
+}
+
+void LogTarget::emit(inf_log_level level, const char* message) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (callback_ == nullptr) {
+    write_stderr(level, message);
+  } else if (level >= min_level_) {
+    callback_(user_data_, level, message);
+  }
+}
+
+void EngineState::add_provider(std::shared_ptr<const Provider> provider) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& existing : providers_)
+    if (existing->desc().id() == provider->desc().id())
+      api_fail(INF_STATUS_ALREADY_EXISTS, "node ", provider->desc().id(), " is registered already");
+  providers_.push_back(std::move(provider));
+}
+
+std::shared_ptr<const Provider> EngineState::find_provider(std::string_view node_id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& provider : providers_)
+    if (provider->desc().id() == node_id) return provider;
+  return nullptr;
+}
+
+size_t EngineState::provider_count() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return providers_.size();
+}
+
+std::shared_ptr<const Provider> EngineState::provider_at(size_t index) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return index < providers_.size() ? providers_[index] : nullptr;
+}
+
+std::shared_ptr<EngineState> resolve_engine(const inf_engine* engine, const char* what) {
+  return resolve<EngineState>(engine, HandleKind::engine, what);
+}
+
+ScopedLogRoute::ScopedLogRoute(EngineState* engine) : previous_(routed_engine) { routed_engine = engine; }
+ScopedLogRoute::~ScopedLogRoute() { routed_engine = previous_; }
+
+inf_status engine_create(const inf_engine_config* config, inf_engine** out_engine) noexcept {
+  return guarded(nullptr, [&] {
+    require_out(out_engine, "out_engine");
+    *out_engine = nullptr;
+    inf_engine_config settings = INF_ENGINE_CONFIG_INIT;
+    if (config != nullptr) settings = read_struct(config, "config");
+    if ((settings.flags & ~INF_ENGINE_FLAG_NO_BUILTIN_NODES) != 0)
+      api_fail(INF_STATUS_UNSUPPORTED, "config->flags has unknown bits 0x", std::hex,
+               settings.flags & ~INF_ENGINE_FLAG_NO_BUILTIN_NODES);
+    if (!is_level(settings.log_level))
+      api_fail(INF_STATUS_INVALID_ARGUMENT, "config->log_level ", static_cast<int64_t>(settings.log_level),
+               " is not an inf_log_level");
+    std::string model_dir;
+    if (settings.model_dir != nullptr) {
+      // Paths are bytes on POSIX, so no UTF-8 check; only a bound on the length.
+      const size_t length = strnlen(settings.model_dir, kMaxPathBytes + 1);
+      if (length > kMaxPathBytes) api_fail(INF_STATUS_INVALID_ARGUMENT, "config->model_dir is longer than ", kMaxPathBytes, " bytes");
+      model_dir.assign(settings.model_dir, length);
+    }
+    install_core_log_router();
+    auto engine = std::make_shared<EngineState>(std::move(model_dir));
+    engine->log().set(settings.log_callback, settings.log_user_data, settings.log_level);
+    const uintptr_t id = mint_handle(HandleKind::engine, engine);
+    if ((settings.flags & INF_ENGINE_FLAG_NO_BUILTIN_NODES) == 0) {
+      const inf_status status = nodes::register_builtin_nodes(api_table(), as_handle<inf_engine>(id));
+      if (status != INF_STATUS_OK) {
+        const std::string reason = handle_error_message(id);
+        release_handle(id, HandleKind::engine, "engine");
+        api_fail(status, "registering the built-in nodes failed: ", reason);
+      }
+    }
+    *out_engine = as_handle<inf_engine>(id);
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_retain(inf_engine* engine) noexcept {
+  return guarded(engine, [&] {
+    retain_handle(handle_id(engine), HandleKind::engine, "engine");
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_release(inf_engine* engine) noexcept {
+  return guarded(engine, [&] {
+    release_handle(handle_id(engine), HandleKind::engine, "engine");
+    return INF_STATUS_OK;
+  });
+}
+
+const char* engine_last_error(inf_engine* engine) noexcept {
+  try {
+    return handle_error_message(handle_id(engine));
+  } catch (...) {
+    return "";
+  }
+}
+
+inf_status engine_set_log_callback(inf_engine* engine, inf_log_fn callback, void* user_data,
+                                   inf_log_level min_level) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    if (!is_level(min_level))
+      api_fail(INF_STATUS_INVALID_ARGUMENT, "min_level ", static_cast<int64_t>(min_level), " is not an inf_log_level");
+    state->log().set(callback, user_data, min_level);
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_model_dir(inf_engine* engine, const char** out_path) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    require_out(out_path, "out_path");
+    *out_path = state->model_dir().c_str();
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_register_provider(inf_engine* engine, const inf_node_provider* provider) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    const inf_node_provider vtable = read_struct(provider, "provider");
+    const auto registered = make_provider(vtable);
+    try {
+      state->add_provider(registered);
+    } catch (...) {
+      registered->disown();
+      throw;
+    }
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_node_count(inf_engine* engine, uint32_t* out_count) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    require_out(out_count, "out_count");
+    *out_count = static_cast<uint32_t>(state->provider_count());
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_node_desc(inf_engine* engine, uint32_t index, const inf_node_desc** out_desc) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    require_out(out_desc, "out_desc");
+    *out_desc = nullptr;
+    const auto provider = state->provider_at(index);
+    if (provider == nullptr)
+      api_fail(INF_STATUS_NOT_FOUND, "node index ", index, " is past the ", state->provider_count(), " node types");
+    // The engine keeps every provider until it dies, so the descriptor outlives this call.
+    *out_desc = &provider->desc().desc();
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_find_node(inf_engine* engine, const char* node_id, const inf_node_desc** out_desc) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    const std::string id = required_string(node_id, "node_id");
+    require_out(out_desc, "out_desc");
+    *out_desc = nullptr;
+    const auto provider = state->find_provider(id);
+    if (provider == nullptr) api_fail(INF_STATUS_NOT_FOUND, "no node type '", id, "' is registered");
+    *out_desc = &provider->desc().desc();
+    return INF_STATUS_OK;
+  });
+}
+
+}  // namespace inf::abi
