@@ -11,6 +11,8 @@ namespace {
 #ifndef INF_PROJECT_VERSION
 #define INF_PROJECT_VERSION "unknown"
 #endif
+#define INF_STRINGIFY_DIGITS(x) #x
+#define INF_STRINGIFY(x) INF_STRINGIFY_DIGITS(x)
 
 inf_api make_table() {
   // Filled by name rather than by position: a function appended to inf_api can never shift
@@ -84,7 +86,7 @@ const inf_api* api_table() {
 }
 
 const char* version_string() noexcept {
-  return "infinode " INF_PROJECT_VERSION " (ABI 1.0)";
+  return "infinode " INF_PROJECT_VERSION " (ABI " INF_STRINGIFY(INF_ABI_MAJOR) "." INF_STRINGIFY(INF_ABI_MINOR) ")";
 }
 
 const char* api_status_name(inf_status status) noexcept { return status_name(status); }

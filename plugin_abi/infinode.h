@@ -25,7 +25,7 @@
  *   inf_engine, inf_node, inf_value and inf_job are opaque, reference-counted handles. A create
  *   function hands out one reference; *_retain adds one, *_release drops one. Releasing the last
  *   reference invalidates the handle at once; the object itself lives on while running work
- *   needs it (a job keeps its node, its inputs and its engine). The library tracks live handles:
+ *   needs it (a job keeps its node, its inputs and its engine until it is done). The library tracks live handles:
  *   a released, forged or wrong-kind handle is answered with INF_STATUS_INVALID_HANDLE instead of
  *   a crash, and handle values are never reused within a process, so "release twice" is always
  *   detected when nothing else holds a reference. NULL handles give INF_STATUS_INVALID_ARGUMENT.
@@ -42,13 +42,13 @@
  * THREADING
  *   Every function may be called from any thread, on any handle, concurrently. Values are
  *   immutable once created, so one value may feed many jobs at once. A node's parameters are
- *   snapshotted when a job starts. Jobs of one node run one at a time in submission order of
- *   their start; jobs of different nodes run concurrently on library worker threads.
+ *   snapshotted when the job is submitted. Jobs of one node run one at a time (in no promised
+ *   order); jobs of different nodes run concurrently on library worker threads.
  *   Callbacks: on_progress, on_preview and on_done run on the job's worker thread, never two at
- *   once for one job; they may call any function except api->job_wait on their own job (which
- *   returns INF_STATUS_WOULD_DEADLOCK). A log callback may run on any thread (a host thread inside
- *   a call, or a worker thread); calls to one engine's log callback are serialized; a log callback
- *   must not call into the library.
+ *   once for one job. They may call any function, except that job_wait only polls on a library
+ *   thread: a blocking wait there returns INF_STATUS_WOULD_DEADLOCK unless the job is done.
+ *   A log callback may run on any thread (a host thread inside a call, or a worker thread);
+ *   calls to one engine's log callback are serialized; it must not call into the library.
  *
  * OWNERSHIP
  *   Whatever the library allocates, the library frees: the host never free()s library memory.
@@ -113,7 +113,7 @@ typedef enum inf_status {
   INF_STATUS_CANCELLED = 10,       /* the job was cancelled */
   INF_STATUS_TIMEOUT = 11,         /* job_wait: the job has not finished yet */
   INF_STATUS_NOT_READY = 12,       /* job output asked for before the job finished */
-  INF_STATUS_WOULD_DEADLOCK = 13,  /* job_wait called from the job's own callback */
+  INF_STATUS_WOULD_DEADLOCK = 13,  /* a blocking job_wait inside a callback or provider */
   INF_STATUS_INTERNAL = 14,        /* a bug in infinode or a provider */
   INF_STATUS_FORCE32 = 0x7FFFFFFF
 } inf_status;
@@ -360,7 +360,8 @@ typedef struct inf_node_provider {
   void* provider_data;      /* passed to every function below */
   /* The node type. Called once, during registration; the library copies it. */
   const inf_node_desc* (*describe)(void* provider_data);
-  /* One instance per inf_node; may be NULL-free state. Called from api->node_create. */
+  /* One instance per inf_node, from api->node_create. A stateless provider may leave
+   * *out_instance NULL (destroy_instance is then not called). */
   inf_status (*create_instance)(void* provider_data, const inf_instance_args* args, void** out_instance);
   /* Runs one job on a worker thread; never called concurrently for one instance. Report
    * progress with api->run_progress once per step and stop when it returns
@@ -412,7 +413,7 @@ struct inf_api {
   inf_status (*node_desc)(inf_node* node, const inf_node_desc** out_desc); /* valid while node lives */
   /* Parameter setters. Unknown id: NOT_FOUND; wrong type: TYPE_MISMATCH; out of range or not a
    * choice: INVALID_ARGUMENT (the parameter keeps its value). set_int also sets ENUM by index;
-   * set_string also sets ENUM by choice id. Changes apply to jobs started afterwards. */
+   * set_string also sets ENUM by choice id. Changes apply to jobs submitted afterwards. */
   inf_status (*node_set_int)(inf_node* node, const char* param_id, int64_t value);
   inf_status (*node_set_float)(inf_node* node, const char* param_id, double value);
   inf_status (*node_set_bool)(inf_node* node, const char* param_id, int32_t value);

@@ -262,6 +262,11 @@ void JobObject::finish(inf_status result, std::string message, std::vector<std::
   } catch (...) {
     // The host released the job more often than it retained it; the handle is gone either way.
   }
+  // Let go of the node (and through it the provider instance, provider and engine) and of the
+  // inputs before reporting DONE: once job_wait returns, no provider code runs for this job,
+  // so a host that has released everything may unload its plugin.
+  node_.reset();
+  inputs_.clear();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = INF_JOB_DONE;

@@ -25,6 +25,7 @@ class JobObject : public HandleObject {
   // on_done always receives a live handle.
   void set_handle(uintptr_t handle) { handle_ = handle; }
   uintptr_t handle() const { return handle_; }
+  // The node, while the job runs (finish() lets go of it).
   const NodeObject& node() const { return *node_; }
 
   // Thread-safe, idempotent.
@@ -52,8 +53,8 @@ class JobObject : public HandleObject {
                           std::vector<std::shared_ptr<const ValueObject>>& outputs);
   void finish(inf_status result, std::string message, std::vector<std::shared_ptr<const ValueObject>> outputs);
 
-  const std::shared_ptr<NodeObject> node_;
-  const std::vector<std::shared_ptr<const ValueObject>> inputs_;  // NULL for unconnected optional ports
+  std::shared_ptr<NodeObject> node_;
+  std::vector<std::shared_ptr<const ValueObject>> inputs_;  // NULL for unconnected optional ports
   const inf_job_callbacks callbacks_;
   ParamSnapshot params_;
   uintptr_t handle_ = 0;

@@ -60,14 +60,16 @@ std::vector<VaeTileSpan> plan_vae_tiles(int64_t size, int tile, int overlap, int
             "VAE tiling: tile ", tile, ", overlap ", overlap, ", margin ", margin, " for ", size,
             " positions (need tile > 0, 0 <= overlap < tile, margin >= 0)");
   if (size <= tile) return {VaeTileSpan{0, size, 0, size}};
-  // Enough tiles that steps of at most tile - overlap reach the end; evenly spread, so every
-  // overlap is at least `overlap` and the last tile is not squeezed against the border.
-  const int64_t count = ceil_div(size - overlap, tile - overlap), travel = size - tile;
+  // Enough tiles that steps of at most tile - overlap reach the end, then as small as that
+  // count allows (each still sharing at least `overlap`), evenly spread: less recomputed work
+  // than full-size tiles crowded together at the end.
+  const int64_t count = ceil_div(size - overlap, tile - overlap);
+  const int64_t length = ceil_div(size + (count - 1) * overlap, count), travel = size - length;
   std::vector<VaeTileSpan> spans(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
     VaeTileSpan& span = spans[static_cast<size_t>(i)];
     span.start = (2 * i * travel + count - 1) / (2 * (count - 1));  // round(i * travel / (count - 1))
-    span.end = span.start + tile;
+    span.end = span.start + length;
     span.context_start = std::max<int64_t>(0, span.start - margin);
     span.context_end = std::min<int64_t>(size, span.end + margin);
   }

@@ -13,12 +13,13 @@ namespace inf {
 struct VaeNorm;
 
 // How tiles get the statistics of the GroupNorms, which normalise over the whole image: a
-// tile alone sees only its part of it.
+// tile alone sees only its part of it, and the decoder and encoder are sensitive to them
+// (tests/test_vae.cpp lists the measured effect).
 enum class VaeTileNorm {
-  tile,     // each tile's own statistics
-  preview,  // the statistics of one untiled pass over the (tiled stages') input, area-downscaled
-            // to fit in one tile's crop, applied to every tile: a few percent more work, same
-            // memory bound
+  tile,     // each tile's own statistics, as plain overlap-blend tiling does
+  preview,  // statistics from one pass over every k-th input position of the tiled stages,
+            // k the smallest that keeps the preview within one tile's crop (so within the
+            // memory bound); every tile then normalises with them. One crop's work more.
 };
 
 // Overlapping tiles bound the memory of decode and encode: the peak is the weights, one tile's
@@ -27,19 +28,19 @@ enum class VaeTileNorm {
 // is computed with `margin` more latent positions of context on every side that has a
 // neighbour, cropped away afterwards, so the zero padding at a crop's border stays out of the
 // kept pixels. The low-resolution stages (decoder: conv_in, the middle and the deepest levels;
-// encoder: the deepest levels, the middle and conv_out) run untiled on the whole image where
-// that needs no more memory than a tile's high-resolution stages: exact, and cheaper than
-// recomputing their margins per tile.
+// encoder: the deepest levels, the middle and conv_out) run untiled on the whole image as long
+// as their largest tensor is no larger than the largest of a tile's crop in the tiled stages:
+// those stages are then exact, and their margins are not recomputed per tile.
 //
 // Results differ from the untiled pass: the GroupNorm statistics of the tiled stages, and the
 // finite margin. tests/test_vae.cpp checks the documented size of the difference.
 struct VaeTiling {
-  static constexpr int kDefaultMargin = 4;
+  static constexpr int kDefaultMargin = 2;
   int tile = 0;     // latent positions per tile side (decode; pixels / stride for encode); 0 = no tiling
   int overlap = 0;  // latent positions shared by neighbouring tiles, 0 <= overlap < tile
   int margin = -1;  // context positions per inner side; -1: kDefaultMargin
   VaeTileNorm norm = VaeTileNorm::preview;
-  bool untiled_low_res = true;  // false: every stage is tiled (for measuring what the split gains)
+  bool untiled_low_res = true;  // false: every stage is tiled (to measure what this gains)
 };
 
 // One tile along one axis, in latent positions.
@@ -48,8 +49,9 @@ struct VaeTileSpan {
   int64_t context_start = 0, context_end = 0;  // what is computed: the tile plus the margin, clipped
 };
 
-// Tiles of `tile` positions covering [0, size), spread evenly so that neighbours share at
-// least `overlap` (one tile when size <= tile). Throws invalid_argument for a bad tiling.
+// Tiles of at most `tile` positions covering [0, size): the fewest whose neighbours can share
+// at least `overlap`, all of one length, spread evenly (one tile when size <= tile). Throws
+// invalid_argument for a bad tiling.
 std::vector<VaeTileSpan> plan_vae_tiles(int64_t size, int tile, int overlap, int margin);
 
 // The margin `tiling` asks for (kDefaultMargin for -1).

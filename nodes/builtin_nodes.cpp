@@ -1,0 +1,32 @@
+#include "builtin_nodes.h"
+
+#include "shared_models.h"
+
+namespace inf::nodes {
+namespace {
+
+using Registration = inf_status (*)(const inf_api*, inf_engine*, const std::shared_ptr<SharedModels>&);
+
+// Registration order is the order hosts list the nodes in: the pipeline's order.
+constexpr Registration kBuiltinNodes[] = {
+    register_text_tokenize,
+    register_tokens_truncate,
+};
+
+}  // namespace
+
+inf_status register_builtin_nodes(const inf_api* api, inf_engine* engine) {
+  std::shared_ptr<SharedModels> models;
+  try {
+    models = std::make_shared<SharedModels>();
+  } catch (...) {
+    return INF_STATUS_OUT_OF_MEMORY;
+  }
+  for (const Registration registration : kBuiltinNodes) {
+    const inf_status status = registration(api, engine, models);
+    if (status != INF_STATUS_OK) return status;
+  }
+  return INF_STATUS_OK;
+}
+
+}  // namespace inf::nodes
