@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "bench_timing.h"
+#include "process_memory.h"
 #include "commands.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
@@ -99,55 +101,6 @@ BenchOptions parse_options(const Args& args) {
     throw UsageError("give --random-weights or --weights, not both");
   if (options.random_config.empty() && options.weights_path.empty()) options.random_config = "tiny";
   return options;
-}
-
-// ---- memory of this process (Linux) ----
-
-uint64_t current_rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t size_pages = 0, resident_pages = 0;
-  if (!(statm >> size_pages >> resident_pages)) return 0;
-  return resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
-// The high-water mark since the process started (or since reset_peak_rss), as the kernel
-// keeps it.
-uint64_t peak_rss_bytes() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // KiB on Linux
-}
-
-// VmHWM of /proc/self/status in bytes, or nullopt where the file is missing.
-std::optional<uint64_t> vm_hwm_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.compare(0, 6, "VmHWM:") == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
-  return std::nullopt;
-}
-
-// Lowers the kernel's peak-RSS mark to the current RSS (Linux >= 4.0), so the peak of the
-// generation runs can be told apart from the load, where the source weights and the loaded
-// copies coexist. False where /proc does not allow it.
-bool reset_peak_rss() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-  clear.flush();
-  return static_cast<bool>(clear);
-}
-
-double gib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
-double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 // Weights named as a checkpoint, or inside a golden file ("weight.<name>").

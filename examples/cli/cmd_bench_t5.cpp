@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "bench_timing.h"
+#include "process_memory.h"
 #include "commands.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
@@ -87,37 +89,6 @@ BenchT5Options parse(const Args& args) {
   return options;
 }
 
-// ---- memory of this process (Linux /proc) ----
-
-uint64_t status_kib(const char* field) {
-  std::ifstream status("/proc/self/status");
-  const std::string prefix = std::string(field) + ":";
-  std::string line;
-  while (std::getline(status, line))
-    if (line.compare(0, prefix.size(), prefix) == 0) return std::strtoull(line.c_str() + prefix.size(), nullptr, 10);
-  return 0;
-}
-uint64_t rss_bytes() { return status_kib("VmRSS") * 1024; }
-uint64_t peak_rss_bytes() { return status_kib("VmHWM") * 1024; }
-// Lowers the peak mark to the current RSS (Linux >= 4.0), so each length's peak is its own.
-bool reset_peak_rss() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-  clear.flush();
-  return static_cast<bool>(clear);
-}
-double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // `length` ids in [3, min(vocab, 32000)), the last one EOS: ordinary pieces, as a tokenizer gives.
 std::vector<int32_t> bench_ids(int64_t length, int64_t vocab) {
   const int64_t pieces = std::max<int64_t>(std::min<int64_t>(vocab, 32000) - 3, 1);
@@ -138,7 +109,7 @@ WeightStore open_t5_weights(const std::string& path) {
 int run_bench_t5(const Args& args) {
   const BenchT5Options options = parse(args);
   auto backend = create_backend(options.backend);
-  const uint64_t rss_before = rss_bytes();
+  const uint64_t rss_before = current_rss_bytes();
 
   // The source weights are dropped once the encoder holds its own (on the CPU backend, the
   // f32 tensors it does not restack are shared with the source, so they stay).
@@ -155,7 +126,7 @@ int run_bench_t5(const Args& args) {
     encoder = std::make_unique<T5Encoder>(*backend, weights, options.dtype);
   }
   const double load_seconds = seconds_since(load_start);
-  const uint64_t rss_loaded = rss_bytes();
+  const uint64_t rss_loaded = current_rss_bytes();
   const uint64_t peak_loading = peak_rss_bytes();
   const T5Config& config = encoder->config();
 

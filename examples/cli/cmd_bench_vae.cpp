@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "bench_timing.h"
 #include "commands.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
@@ -108,16 +109,6 @@ WeightStore open_weights(const BenchVaeOptions& options) {
         store.contains(std::string(prefix) + ".encoder.conv_in.conv.weight"))
       return store.select(prefix);
   return store;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace

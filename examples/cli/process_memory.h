@@ -1,6 +1,5 @@
 // This process's memory as Linux reports it, for the benchmarks: the resident set now, its
 // high-water mark, and resetting that mark so a phase's peak can be told from the loading's.
-// (cmd_bench.cpp and cmd_bench_t5.cpp carry their own copies of these; they can move here.)
 #pragma once
 
 #include <cstdint>
