@@ -16,9 +16,16 @@ constexpr Registration kBuiltinNodes[] = {
 }  // namespace
 
 inf_status register_builtin_nodes(const inf_api* api, inf_engine* engine) {
+  // The engine's configuration, read through the table like any provider would.
+  const char* model_dir = nullptr;
+  const char* device = nullptr;
+  const char* manifest = nullptr;
+  for (const inf_status status : {api->engine_model_dir(engine, &model_dir), api->engine_device(engine, &device),
+                                  api->engine_model_manifest(engine, &manifest)})
+    if (status != INF_STATUS_OK) return status;
   std::shared_ptr<SharedModels> models;
   try {
-    models = std::make_shared<SharedModels>();
+    models = std::make_shared<SharedModels>(model_dir, device, manifest);
   } catch (...) {
     return INF_STATUS_OUT_OF_MEMORY;
   }

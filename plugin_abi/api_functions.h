@@ -25,6 +25,8 @@ inf_status engine_register_provider(inf_engine* engine, const inf_node_provider*
 inf_status engine_node_count(inf_engine* engine, uint32_t* out_count) noexcept;
 inf_status engine_node_desc(inf_engine* engine, uint32_t index, const inf_node_desc** out_desc) noexcept;
 inf_status engine_find_node(inf_engine* engine, const char* node_id, const inf_node_desc** out_desc) noexcept;
+inf_status engine_device(inf_engine* engine, const char** out_device) noexcept;
+inf_status engine_model_manifest(inf_engine* engine, const char** out_json) noexcept;
 
 // nodes (nodes.cpp)
 inf_status node_create(inf_engine* engine, const char* node_id, inf_node** out_node) noexcept;

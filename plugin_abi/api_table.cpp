@@ -75,6 +75,8 @@ inf_api make_table() {
   table.run_is_cancelled = run_is_cancelled;
   table.run_log = run_log;
   table.run_set_error = run_set_error;
+  table.engine_device = engine_device;
+  table.engine_model_manifest = engine_model_manifest;
   return table;
 }
 

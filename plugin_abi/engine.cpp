@@ -12,6 +12,7 @@ namespace inf::abi {
 namespace {
 
 constexpr size_t kMaxPathBytes = 4096;
+constexpr size_t kMaxManifestBytes = size_t{1} << 20;
 
 thread_local EngineState* routed_engine = nullptr;
 
@@ -58,6 +59,20 @@ void install_core_log_router() {
 }
 
 bool is_level(inf_log_level level) { return level >= INF_LOG_DEBUG && level <= INF_LOG_ERROR; }
+
+// "cpu", "cuda" or "cuda:N" (N decimal, < 1024), normalised ("" and NULL are "cpu", "cuda" is
+// "cuda:0"). Whether the device exists is found out when a node opens it.
+std::string device_name(const char* requested) {
+  const std::string name = requested == nullptr ? "" : std::string(requested, strnlen(requested, 64));
+  if (name.empty() || name == "cpu") return "cpu";
+  if (name == "cuda") return "cuda:0";
+  if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() <= 9) {
+    bool digits = true;
+    for (size_t k = 5; k < name.size(); ++k) digits = digits && name[k] >= '0' && name[k] <= '9';
+    if (digits && std::stoi(name.substr(5)) < 1024) return name;
+  }
+  api_fail(INF_STATUS_INVALID_ARGUMENT, "config->device '", name, "' is not \"cpu\", \"cuda\" or \"cuda:N\"");
+}
 
 }  // namespace
 
@@ -128,8 +143,19 @@ inf_status engine_create(const inf_engine_config* config, inf_engine** out_engin
       if (length > kMaxPathBytes) api_fail(INF_STATUS_INVALID_ARGUMENT, "config->model_dir is longer than ", kMaxPathBytes, " bytes");
       model_dir.assign(settings.model_dir, length);
     }
+    const std::string device = device_name(settings.device);
+    std::string manifest;
+    if (settings.model_manifest != nullptr) {
+      const size_t length = strnlen(settings.model_manifest, kMaxManifestBytes + 1);
+      if (length > kMaxManifestBytes)
+        api_fail(INF_STATUS_INVALID_ARGUMENT, "config->model_manifest is longer than ", kMaxManifestBytes, " bytes");
+      manifest.assign(settings.model_manifest, length);
+      const size_t bad = invalid_utf8_offset(manifest);
+      if (bad != std::string::npos)
+        api_fail(INF_STATUS_INVALID_ARGUMENT, "config->model_manifest is not valid UTF-8 (byte ", bad, ")");
+    }
     install_core_log_router();
-    auto engine = std::make_shared<EngineState>(std::move(model_dir));
+    auto engine = std::make_shared<EngineState>(std::move(model_dir), device, std::move(manifest));
     engine->log().set(settings.log_callback, settings.log_user_data, settings.log_level);
     const uintptr_t id = mint_handle(HandleKind::engine, engine);
     if ((settings.flags & INF_ENGINE_FLAG_NO_BUILTIN_NODES) == 0) {
@@ -183,6 +209,24 @@ inf_status engine_model_dir(inf_engine* engine, const char** out_path) noexcept 
     const auto state = resolve_engine(engine);
     require_out(out_path, "out_path");
     *out_path = state->model_dir().c_str();
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_device(inf_engine* engine, const char** out_device) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    require_out(out_device, "out_device");
+    *out_device = state->device().c_str();
+    return INF_STATUS_OK;
+  });
+}
+
+inf_status engine_model_manifest(inf_engine* engine, const char** out_json) noexcept {
+  return guarded(engine, [&] {
+    const auto state = resolve_engine(engine);
+    require_out(out_json, "out_json");
+    *out_json = state->model_manifest().c_str();
     return INF_STATUS_OK;
   });
 }

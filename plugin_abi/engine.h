@@ -29,9 +29,12 @@ class LogTarget {
 
 class EngineState : public HandleObject {
  public:
-  explicit EngineState(std::string model_dir) : model_dir_(std::move(model_dir)) {}
+  EngineState(std::string model_dir, std::string device, std::string model_manifest)
+      : model_dir_(std::move(model_dir)), device_(std::move(device)), model_manifest_(std::move(model_manifest)) {}
 
   const std::string& model_dir() const { return model_dir_; }
+  const std::string& device() const { return device_; }
+  const std::string& model_manifest() const { return model_manifest_; }
   LogTarget& log() { return log_; }
 
   // Throws ApiError(ALREADY_EXISTS) for a node id that is registered already.
@@ -42,6 +45,8 @@ class EngineState : public HandleObject {
 
  private:
   const std::string model_dir_;
+  const std::string device_;          // "cpu", "cuda:N": checked for form here, opened by the nodes
+  const std::string model_manifest_;  // inline JSON, "" if none; parsed by the nodes
   LogTarget log_;
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<const Provider>> providers_;  // registration order, never shrinks

@@ -288,25 +288,38 @@ typedef struct inf_bit_tokens_desc {
   const char* tokenizer;    /* identity of the VAE that made the bits; NULL or "" if unknown */
 } inf_bit_tokens_desc;
 
-/* T5 features of one prompt: data[t * channels + c], f32. */
+/* T5 features of one or more prompts, concatenated without padding: data[t * channels + c], f32,
+ * t counting the tokens of all prompts. prompts 0 or 1 means one prompt of `tokens` tokens;
+ * otherwise prompt_tokens lists each prompt's length (each >= 1, summing to `tokens`). A sampler
+ * makes one image (or one batch of images) per prompt. */
 typedef struct inf_text_embedding_desc {
   uint32_t struct_size;
-  uint32_t tokens;
+  uint32_t tokens;          /* all prompts together */
   uint32_t channels;
   const float* data;
+  uint32_t prompts;
+  const uint32_t* prompt_tokens; /* prompts entries; may be NULL when prompts <= 1 */
 } inf_text_embedding_desc;
 
 /* ---- engines ---- */
 
 typedef void (*inf_log_fn)(void* user_data, inf_log_level level, const char* message);
 
+/* Where the built-in nodes find their models. A model directory holds model.json, a manifest
+ * naming the transformer, VAE, T5 encoder and tokenizer files (docs/model-manifest.md), or, for
+ * a directory without one, the files under their default names. model_manifest is the same JSON
+ * given inline: its entries override the directory's, relative paths are taken from model_dir
+ * (or the working directory), and {"random": "tiny"} runs the whole pipeline on deterministic
+ * random weights without any file. */
 typedef struct inf_engine_config {
   uint32_t struct_size;
   inf_log_level log_level;  /* least severe level given to log_callback */
-  const char* model_dir;    /* where nodes find weights (spiece.model, ...); NULL = none */
+  const char* model_dir;    /* NULL = none */
   inf_log_fn log_callback;  /* NULL: warnings and errors go to stderr */
   void* log_user_data;
   uint32_t flags;           /* INF_ENGINE_FLAG_* */
+  const char* device;       /* "cpu" (NULL or "" too), "cuda" (= "cuda:0") or "cuda:N" */
+  const char* model_manifest; /* inline manifest JSON (UTF-8); NULL = none */
 } inf_engine_config;
 
 /* ---- jobs ---- */
@@ -486,6 +499,14 @@ struct inf_api {
   /* The message the job's failure reports (copied). */
   inf_status (*run_set_error)(inf_run_context* context, const char* message);
 
+  /* -- engines, continued -- */
+  /* The device the engine's nodes compute on, as configured ("cpu", "cuda:0", ...); valid while
+   * the engine lives. The device is opened (and a bad name reported) by the first node that
+   * needs it. */
+  inf_status (*engine_device)(inf_engine* engine, const char** out_device);
+  /* The inline manifest JSON of the engine's config ("" if none); valid while the engine lives. */
+  inf_status (*engine_model_manifest)(inf_engine* engine, const char** out_json);
+
   /* ABI 1.1 and later append functions here. */
 };
 
@@ -495,7 +516,7 @@ INF_EXPORT const inf_api* inf_get_api(uint32_t abi_version);
 typedef const inf_api* (*inf_get_api_fn)(uint32_t abi_version); /* for dlsym/GetProcAddress */
 
 /* Initializers that set struct_size and the defaults. */
-#define INF_ENGINE_CONFIG_INIT {(uint32_t)sizeof(inf_engine_config), INF_LOG_INFO, NULL, NULL, NULL, 0u}
+#define INF_ENGINE_CONFIG_INIT {(uint32_t)sizeof(inf_engine_config), INF_LOG_INFO, NULL, NULL, NULL, 0u, NULL, NULL}
 #define INF_JOB_CALLBACKS_INIT {(uint32_t)sizeof(inf_job_callbacks), NULL, NULL, NULL, NULL}
 #define INF_IMAGE_DESC_INIT \
   {(uint32_t)sizeof(inf_image_desc), 0u, 0u, INF_SCALAR_U8, INF_CHANNELS_RGBA, INF_TRANSFER_SRGB, \
@@ -504,7 +525,7 @@ typedef const inf_api* (*inf_get_api_fn)(uint32_t abi_version); /* for dlsym/Get
 #define INF_PARAM_VALUE_INIT {(uint32_t)sizeof(inf_param_value), INF_PARAM_INT, 0, 0.0, NULL}
 #define INF_BIT_TOKENS_DESC_INIT \
   {(uint32_t)sizeof(inf_bit_tokens_desc), 0u, 0u, 1u, 0u, 0u, NULL, {0u, 0u}, NULL, NULL}
-#define INF_TEXT_EMBEDDING_DESC_INIT {(uint32_t)sizeof(inf_text_embedding_desc), 0u, 0u, NULL}
+#define INF_TEXT_EMBEDDING_DESC_INIT {(uint32_t)sizeof(inf_text_embedding_desc), 0u, 0u, NULL, 0u, NULL}
 
 /* ---- layout pins (C11 and C++11 compilers; C99 compilers skip them) ---- */
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -520,16 +541,16 @@ INF_STATIC_ASSERT(sizeof(inf_port_desc) == 40 && sizeof(inf_param_desc) == 104 &
                   "descriptor layout changed");
 INF_STATIC_ASSERT(sizeof(inf_param_value) == 32 && sizeof(inf_image_desc) == 56 && sizeof(inf_grid) == 8,
                   "value layout changed");
-INF_STATIC_ASSERT(sizeof(inf_bit_tokens_desc) == 56 && sizeof(inf_text_embedding_desc) == 24,
+INF_STATIC_ASSERT(sizeof(inf_bit_tokens_desc) == 56 && sizeof(inf_text_embedding_desc) == 40,
                   "data layout changed");
-INF_STATIC_ASSERT(sizeof(inf_engine_config) == 40 && sizeof(inf_progress) == 32 && sizeof(inf_job_callbacks) == 40,
+INF_STATIC_ASSERT(sizeof(inf_engine_config) == 56 && sizeof(inf_progress) == 32 && sizeof(inf_job_callbacks) == 40,
                   "engine or job layout changed");
 INF_STATIC_ASSERT(sizeof(inf_instance_args) == 24 && sizeof(inf_run_args) == 64 && sizeof(inf_node_provider) == 56,
                   "provider layout changed");
 INF_STATIC_ASSERT(offsetof(inf_image_desc, data) == 48 && offsetof(inf_bit_tokens_desc, rope_grid) == 32 &&
                   offsetof(inf_node_desc, params) == 80 && offsetof(inf_api, version_string) == 8,
                   "field offsets changed");
-INF_STATIC_ASSERT(sizeof(inf_api) == 8 + 8 * 55, "inf_api must only grow by appending");
+INF_STATIC_ASSERT(sizeof(inf_api) == 8 + 8 * 57, "inf_api must only grow by appending");
 #  endif
 #  undef INF_STATIC_ASSERT
 #endif

@@ -207,12 +207,29 @@ inf_status value_create_text_embedding(const inf_text_embedding_desc* desc, inf_
     const int64_t count = int64_t{embedding.tokens} * embedding.channels;
     if (count > kMaxEmbeddingFloats) api_fail(INF_STATUS_INVALID_ARGUMENT, "embedding has more than ", kMaxEmbeddingFloats, " floats");
     if (embedding.data == nullptr) api_fail(INF_STATUS_INVALID_ARGUMENT, "desc->data is NULL");
+    std::vector<uint32_t> lengths{embedding.tokens};
+    if (embedding.prompts > 1) {
+      if (embedding.prompts > embedding.tokens)
+        api_fail(INF_STATUS_INVALID_ARGUMENT, "desc->prompts ", embedding.prompts, " exceeds the ", embedding.tokens,
+                 " tokens (every prompt has at least one)");
+      if (embedding.prompt_tokens == nullptr)
+        api_fail(INF_STATUS_INVALID_ARGUMENT, "desc->prompt_tokens is NULL for ", embedding.prompts, " prompts");
+      lengths.assign(embedding.prompt_tokens, embedding.prompt_tokens + embedding.prompts);
+      uint64_t sum = 0;
+      for (size_t p = 0; p < lengths.size(); ++p) {
+        if (lengths[p] == 0) api_fail(INF_STATUS_INVALID_ARGUMENT, "desc->prompt_tokens[", p, "] is 0");
+        sum += lengths[p];
+      }
+      if (sum != embedding.tokens)
+        api_fail(INF_STATUS_INVALID_ARGUMENT, "desc->prompt_tokens sum to ", sum, ", not desc->tokens = ", embedding.tokens);
+    }
     std::vector<float> data(embedding.data, embedding.data + count);
     for (int64_t k = 0; k < count; ++k)
       if (!std::isfinite(data[static_cast<size_t>(k)]))
         api_fail(INF_STATUS_INVALID_ARGUMENT, "embedding value [", k / embedding.channels, ", ", k % embedding.channels,
                  "] is not finite");
-    return std::make_shared<const EmbeddingValue>(embedding.tokens, embedding.channels, std::move(data));
+    return std::make_shared<const EmbeddingValue>(embedding.tokens, embedding.channels, std::move(data),
+                                                  std::move(lengths));
   });
 }
 
@@ -224,6 +241,8 @@ inf_status value_get_text_embedding(inf_value* value, inf_text_embedding_desc* o
     filled.tokens = embedding->tokens;
     filled.channels = embedding->channels;
     filled.data = embedding->data.data();
+    filled.prompts = static_cast<uint32_t>(embedding->prompt_tokens.size());
+    filled.prompt_tokens = embedding->prompt_tokens.data();
     write_struct(out_desc, size, filled);
     return INF_STATUS_OK;
   });

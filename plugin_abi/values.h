@@ -33,10 +33,15 @@ struct TokenIdsValue : ValueObject {
 };
 
 struct EmbeddingValue : ValueObject {
-  EmbeddingValue(uint32_t token_count, uint32_t channel_count, std::vector<float> values)
-      : ValueObject(INF_TYPE_TEXT_EMBEDDING), tokens(token_count), channels(channel_count), data(std::move(values)) {}
+  EmbeddingValue(uint32_t token_count, uint32_t channel_count, std::vector<float> values, std::vector<uint32_t> lengths)
+      : ValueObject(INF_TYPE_TEXT_EMBEDDING),
+        tokens(token_count),
+        channels(channel_count),
+        data(std::move(values)),
+        prompt_tokens(std::move(lengths)) {}
   const uint32_t tokens, channels;
-  const std::vector<float> data;  // [tokens, channels]
+  const std::vector<float> data;             // [tokens, channels], prompts concatenated
+  const std::vector<uint32_t> prompt_tokens;  // one length per prompt (>= 1 entry), summing to tokens
 };
 
 // Bit tokens plus the C views value_get_bit_tokens hands out (built once, so the pointers stay put).

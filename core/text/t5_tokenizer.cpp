@@ -103,6 +103,18 @@ int match_extra_id(std::string_view text, size_t& length) {
   return value;
 }
 
+// Truncates to max_length - 1 ids (with a warning) and appends EOS.
+void finish_prompt(TokenizedPrompt& result, int max_length, int32_t eos_id) {
+  result.original_length = static_cast<int64_t>(result.ids.size()) + 1;
+  if (result.original_length > max_length) {
+    result.truncated = true;
+    result.ids.resize(static_cast<size_t>(max_length - 1));
+    log_warn("prompt has ", result.original_length, " tokens (EOS included), more than the limit of ",
+             max_length, ": dropped the last ", result.original_length - max_length, " tokens");
+  }
+  result.ids.push_back(eos_id);
+}
+
 }  // namespace
 
 T5Tokenizer::T5Tokenizer(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor, std::string path)
@@ -195,14 +207,19 @@ TokenizedPrompt T5Tokenizer::encode(std::string_view utf8_text, int max_length) 
   }
   append_pieces(utf8_text.substr(start), result.ids);
 
-  result.original_length = static_cast<int64_t>(result.ids.size()) + 1;
-  if (result.original_length > max_length) {
-    result.truncated = true;
-    result.ids.resize(static_cast<size_t>(max_length - 1));
-    log_warn("prompt has ", result.original_length, " tokens (EOS included), more than the limit of ",
-             max_length, ": dropped the last ", result.original_length - max_length, " tokens");
-  }
-  result.ids.push_back(eos_id_);
+  finish_prompt(result, max_length, eos_id_);
+  return result;
+}
+
+TokenizedPrompt byte_tokenize(std::string_view utf8_text, int max_length) {
+  INF_CHECK(max_length >= 1, ErrorKind::invalid_argument, "max_length is ", max_length,
+            "; it must leave room for EOS (at least 1)");
+  INF_CHECK(utf8_text.size() <= T5Tokenizer::kMaxPromptBytes, ErrorKind::invalid_argument, "prompt is ",
+            utf8_text.size(), " bytes, more than the limit of ", T5Tokenizer::kMaxPromptBytes, " bytes (1 MiB)");
+  check_utf8(utf8_text);
+  TokenizedPrompt result;
+  for (const char byte : utf8_text) result.ids.push_back(static_cast<int32_t>(static_cast<unsigned char>(byte)) + 3);
+  finish_prompt(result, max_length, 1);
   return result;
 }
 

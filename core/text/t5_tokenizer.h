@@ -72,4 +72,9 @@ class T5Tokenizer {
   std::vector<std::pair<std::string, int32_t>> special_pieces_;
 };
 
+// The built-in byte tokenizer of random pipelines (model_manifest.h), for running the whole
+// pipeline without a SentencePiece file: UTF-8 byte b becomes id b + 3 (past pad 0, EOS 1 and
+// unk 2), then EOS; the text is checked and truncated as T5Tokenizer::encode does.
+TokenizedPrompt byte_tokenize(std::string_view utf8_text, int max_length = T5Tokenizer::kDefaultMaxLength);
+
 }  // namespace inf

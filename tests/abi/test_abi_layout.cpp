@@ -92,7 +92,9 @@ TEST(AbiLayout, DataStructs) {
   EXPECT_FIELD(inf_bit_tokens_desc, bits, 40);
   EXPECT_FIELD(inf_bit_tokens_desc, tokenizer, 48);
 
-  EXPECT_EQ(sizeof(inf_text_embedding_desc), 24u);
+  EXPECT_EQ(sizeof(inf_text_embedding_desc), 40u);
+  EXPECT_FIELD(inf_text_embedding_desc, prompts, 24);
+  EXPECT_FIELD(inf_text_embedding_desc, prompt_tokens, 32);
   EXPECT_FIELD(inf_text_embedding_desc, struct_size, 0);
   EXPECT_FIELD(inf_text_embedding_desc, tokens, 4);
   EXPECT_FIELD(inf_text_embedding_desc, channels, 8);
@@ -100,7 +102,9 @@ TEST(AbiLayout, DataStructs) {
 }
 
 TEST(AbiLayout, EngineJobAndProviderStructs) {
-  EXPECT_EQ(sizeof(inf_engine_config), 40u);
+  EXPECT_EQ(sizeof(inf_engine_config), 56u);
+  EXPECT_FIELD(inf_engine_config, device, 40);
+  EXPECT_FIELD(inf_engine_config, model_manifest, 48);
   EXPECT_FIELD(inf_engine_config, struct_size, 0);
   EXPECT_FIELD(inf_engine_config, log_level, 4);
   EXPECT_FIELD(inf_engine_config, model_dir, 8);
@@ -175,9 +179,10 @@ TEST(AbiLayout, FunctionTableOrder) {
       offsetof(inf_api, job_release), offsetof(inf_api, job_last_error), offsetof(inf_api, job_cancel),
       offsetof(inf_api, job_wait), offsetof(inf_api, job_status), offsetof(inf_api, job_get_output),
       offsetof(inf_api, run_progress), offsetof(inf_api, run_preview), offsetof(inf_api, run_wants_preview),
-      offsetof(inf_api, run_is_cancelled), offsetof(inf_api, run_log), offsetof(inf_api, run_set_error)};
+      offsetof(inf_api, run_is_cancelled), offsetof(inf_api, run_log), offsetof(inf_api, run_set_error),
+      offsetof(inf_api, engine_device), offsetof(inf_api, engine_model_manifest)};
   const size_t count = sizeof slots / sizeof slots[0];
-  EXPECT_EQ(count, 55u);
+  EXPECT_EQ(count, 57u);
   for (size_t k = 0; k < count; ++k) EXPECT_EQ(slots[k], 8 + 8 * k) << "function slot " << k;
   EXPECT_EQ(sizeof(inf_api), 8 + 8 * count);
 }

@@ -18,7 +18,7 @@ C99_CHECK(node_desc, sizeof(inf_node_desc) == 88 && offsetof(inf_node_desc, para
 C99_CHECK(param_desc, sizeof(inf_param_desc) == 104 && offsetof(inf_param_desc, string_default) == 96);
 C99_CHECK(provider, sizeof(inf_node_provider) == 56 && offsetof(inf_node_provider, destroy) == 48);
 C99_CHECK(run_args, sizeof(inf_run_args) == 64 && offsetof(inf_run_args, outputs) == 56);
-C99_CHECK(api_table, sizeof(inf_api) == 8 + 8 * 55 && offsetof(inf_api, run_set_error) == 8 + 8 * 54);
+C99_CHECK(api_table, sizeof(inf_api) == 8 + 8 * 57 && offsetof(inf_api, engine_model_manifest) == 8 + 8 * 56);
 #endif
 
 static int failures = 0;

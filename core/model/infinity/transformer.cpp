@@ -70,6 +70,21 @@ void copy_rows(const Tensor& source, int64_t first, int64_t count, float* out) {
   std::memcpy(out, rows.data(), rows.nbytes());
 }
 
+// bits [B, n, d] u8 takes given[b, t, :] wherever keep[b, t] is 1 (region editing).
+void keep_given_bits(const Tensor& given, const Tensor& keep, Tensor& bits) {
+  Tensor source = given;
+  if (!source.is_contiguous()) {
+    source = Tensor::host(DType::u8, given.shape());
+    create_backend("cpu")->convert(source, given);
+  }
+  const int64_t tokens = bits.dim(0) * bits.dim(1), width = bits.dim(2);
+  const auto* flags = static_cast<const uint8_t*>(keep.data());
+  const auto* from = static_cast<const uint8_t*>(source.data());
+  auto* to = static_cast<uint8_t*>(bits.data());
+  for (int64_t t = 0; t < tokens; ++t)
+    if (flags[t] != 0) std::memcpy(to + t * width, from + t * width, static_cast<size_t>(width));
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -112,6 +127,16 @@ void InfinityTransformer::validate(const GenerateRequest& request) const {
     const Shape expected{prompts, schedule.tokens(static_cast<int>(k)), config_.bits_per_token};
     INF_CHECK(bits.defined() && bits.dtype() == DType::u8 && bits.shape() == expected && bits.device().is_cpu(),
               ErrorKind::invalid_argument, "given bits for scale ", k, " are ", bits.describe(), ", expected u8",
+              shape_string(expected), " on the host");
+  }
+  INF_CHECK(request.forced_keep.size() <= request.forced_bits.size(), ErrorKind::invalid_argument,
+            request.forced_keep.size(), " keep masks for ", request.forced_bits.size(), " scales of given bits");
+  for (size_t k = 0; k < request.forced_keep.size(); ++k) {
+    const Tensor& keep = request.forced_keep[k];
+    if (!keep.defined()) continue;
+    const Shape expected{prompts, schedule.tokens(static_cast<int>(k))};
+    INF_CHECK(keep.dtype() == DType::u8 && keep.shape() == expected && keep.device().is_cpu() && keep.is_contiguous(),
+              ErrorKind::invalid_argument, "keep mask for scale ", k, " is ", keep.describe(), ", expected u8",
               shape_string(expected), " on the host");
   }
 }
@@ -330,8 +355,15 @@ GenerateResult InfinityTransformer::generate(const GenerateRequest& request) {
     trace("logits_mixed" + suffix, mixed);
 
     Tensor bits;
-    if (k < static_cast<int>(request.forced_bits.size())) {
+    const bool forced = k < static_cast<int>(request.forced_bits.size());
+    const bool partly_forced = forced && static_cast<size_t>(k) < request.forced_keep.size() &&
+                               request.forced_keep[static_cast<size_t>(k)].defined();
+    if (forced && !partly_forced) {
       bits = request.forced_bits[static_cast<size_t>(k)];
+    } else if (partly_forced) {
+      bits = Tensor::host(DType::u8, {prompts, schedule.tokens(k), c.bits_per_token});
+      sample_bits(mixed, request.sampling, k, 0, bits);
+      keep_given_bits(request.forced_bits[static_cast<size_t>(k)], request.forced_keep[static_cast<size_t>(k)], bits);
     } else {
       bits = Tensor::host(DType::u8, {prompts, schedule.tokens(k), c.bits_per_token});
       sample_bits(mixed, request.sampling, k, 0, bits);

@@ -48,6 +48,11 @@ struct GenerateRequest {
   // Teacher forcing: bits [B, n_k, d] u8 for the first forced_bits.size() scales are used
   // instead of sampling (image editing keeps the coarse scales of a given image this way).
   std::vector<Tensor> forced_bits;
+  // Optional region editing: for a scale k < forced_bits.size() with forced_keep[k] defined
+  // (u8 [B, n_k]), only tokens whose flag is 1 take the given bits; the others are sampled. So
+  // a mask can regenerate one region while the rest follows the source image at every scale.
+  // Empty, or an undefined entry: every token of the forced scale takes the given bits.
+  std::vector<Tensor> forced_keep;
   // Called after each scale; returning false stops generation (GenerateResult.cancelled).
   std::function<bool(const ScaleProgress&)> on_scale;
 };

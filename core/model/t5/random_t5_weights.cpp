@@ -17,8 +17,11 @@ struct RandomT5Config {
 };
 
 // flan-t5-xl: spec section 3 (HF config.json). tiny: tools/make_t5_golden.py's model.
+// tiny-c512: 512 channels, as the random "tiny" transformer expects, with a vocabulary that
+// holds the built-in byte tokenizer's ids (random pipelines, model_manifest.h).
 constexpr RandomT5Config kConfigs[] = {
     {"tiny", 64, 3, 4, 16, 96, 960},
+    {"tiny-c512", 512, 2, 8, 64, 1024, 384},
     {"flan-t5-xl", 2048, 24, 32, 64, 5120, 32128},
 };
 constexpr int kBuckets = 32;

@@ -18,7 +18,8 @@
 namespace inf {
 
 // "tiny" (the golden file's shape: d_model 64, 3 layers, 4 heads x 16, d_ff 96, gated-gelu,
-// vocab 960) and "flan-t5-xl" (2048, 24 layers, 32 x 64, d_ff 5120, vocab 32128).
+// vocab 960), "tiny-c512" (d_model 512, 2 layers, 8 x 64, d_ff 1024, vocab 384: the width of
+// the random "tiny" transformer's text input) and "flan-t5-xl" (2048, 24 layers, 32 x 64, d_ff 5120, vocab 32128).
 std::vector<std::string> random_t5_config_names();
 
 // The encoder's tensors (f32): "shared.weight", "encoder.block.{i}.*", "encoder.final_layer_norm.weight".
