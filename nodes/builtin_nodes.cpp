@@ -9,8 +9,8 @@ using Registration = inf_status (*)(const inf_api*, inf_engine*, const std::shar
 
 // Registration order is the order hosts list the nodes in: the pipeline's order.
 constexpr Registration kBuiltinNodes[] = {
-    register_text_tokenize,
-    register_tokens_truncate,
+    register_text_tokenize,   register_text_encode,  register_sampler_generate, register_sampler_edit,
+    register_tokens_truncate, register_image_encode, register_image_decode,
 };
 
 }  // namespace

@@ -19,6 +19,11 @@ inf_status register_builtin_nodes(const inf_api* api, inf_engine* engine);
 // that two nodes using one file load it once. A new node adds its function here and to the
 // list in builtin_nodes.cpp.
 inf_status register_text_tokenize(const inf_api* api, inf_engine* engine, const std::shared_ptr<SharedModels>& models);
+inf_status register_text_encode(const inf_api* api, inf_engine* engine, const std::shared_ptr<SharedModels>& models);
+inf_status register_sampler_generate(const inf_api* api, inf_engine* engine, const std::shared_ptr<SharedModels>& models);
+inf_status register_sampler_edit(const inf_api* api, inf_engine* engine, const std::shared_ptr<SharedModels>& models);
 inf_status register_tokens_truncate(const inf_api* api, inf_engine* engine, const std::shared_ptr<SharedModels>& models);
+inf_status register_image_encode(const inf_api* api, inf_engine* engine, const std::shared_ptr<SharedModels>& models);
+inf_status register_image_decode(const inf_api* api, inf_engine* engine, const std::shared_ptr<SharedModels>& models);
 
 }  // namespace inf::nodes

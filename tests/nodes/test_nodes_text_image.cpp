@@ -1,0 +1,2 @@
+// Being written.
+#include "abi_fixture.h"
