@@ -383,6 +383,52 @@ TEST(Transformer, TeacherForcedScalesAreReturnedAndTheRestSampled) {
   EXPECT_TRUE(same_bytes(repeat.summed_codes, seed1.summed_codes));
 }
 
+TEST(Transformer, KeepMasksForceOnlyTheFlaggedTokens) {
+  InfinityTransformer model(cpu(), tiny());
+  const PromptFeatures prompts = random_prompts({7}, 4);
+  const GenerateResult source = model.generate(make_request(prompts, 1));
+  const GenerateResult other = model.generate(make_request(prompts, 2));
+  ASSERT_EQ(source.bits.size(), 7u);
+
+  // Every scale forced from seed 1's run, but at scales 4.. only the left half of the grid.
+  GenerateRequest request = make_request(prompts, 2);
+  request.forced_bits = source.bits;
+  request.forced_keep.resize(source.bits.size());
+  const auto& grids = request.schedule.grids;
+  for (size_t k = 4; k < grids.size(); ++k) {
+    Tensor keep = Tensor::host(DType::u8, {1, grids[k].tokens()});  // [B, n_k]
+    auto* flags = static_cast<uint8_t*>(keep.data());
+    for (int64_t t = 0; t < grids[k].tokens(); ++t) flags[t] = (t % grids[k].w) < grids[k].w / 2 ? 1 : 0;
+    request.forced_keep[k] = keep;
+  }
+  const GenerateResult edited = model.generate(request);
+  ASSERT_EQ(edited.bits.size(), 7u);
+  for (size_t k = 0; k < 4; ++k) EXPECT_TRUE(same_bytes(edited.bits[k], source.bits[k])) << "scale " << k;
+  const int64_t d = model.config().bits_per_token;
+  int64_t regenerated_differs = 0;
+  for (size_t k = 4; k < grids.size(); ++k) {
+    const auto* got = static_cast<const uint8_t*>(edited.bits[k].data());
+    const auto* kept = static_cast<const uint8_t*>(source.bits[k].data());
+    const auto* flags = static_cast<const uint8_t*>(request.forced_keep[k].data());
+    for (int64_t t = 0; t < grids[k].tokens(); ++t) {
+      const bool same = std::memcmp(got + t * d, kept + t * d, static_cast<size_t>(d)) == 0;
+      if (flags[t] != 0) EXPECT_TRUE(same) << "scale " << k << " token " << t << " was flagged to keep";
+      else regenerated_differs += same ? 0 : 1;
+    }
+  }
+  // The right half was sampled with seed 2 on another prefix: most of it must differ from seed 1.
+  EXPECT_GT(regenerated_differs, 0);
+  EXPECT_FALSE(same_bits(edited.bits, other.bits));
+
+  // Keep masks of the wrong shape, or more masks than forced scales, are refused.
+  GenerateRequest bad = request;
+  bad.forced_keep[5] = Tensor::host(DType::u8, {1, 3});
+  expect_error([&] { model.generate(bad); }, ErrorKind::invalid_argument, {"keep mask for scale 5"});
+  bad = request;
+  bad.forced_bits.resize(2);
+  expect_error([&] { model.generate(bad); }, ErrorKind::invalid_argument, {"keep masks"});
+}
+
 TEST(Transformer, CancellingFromOnScaleStopsAfterThatScale) {
   InfinityTransformer model(cpu(), tiny());
   GenerateRequest request = make_request(random_prompts({7, 3}, 4), 1);

@@ -325,7 +325,34 @@ TEST_F(AbiErrors, EngineConfigIsChecked) {
   const char* dir = nullptr;
   ASSERT_EQ(A->engine_model_dir(other, &dir), INF_STATUS_OK);
   EXPECT_STREQ(dir, "/some/models");
+  const char* device = nullptr;
+  ASSERT_EQ(A->engine_device(other, &device), INF_STATUS_OK);
+  EXPECT_STREQ(device, "cpu") << "NULL device means the CPU";
+  const char* manifest = nullptr;
+  ASSERT_EQ(A->engine_model_manifest(other, &manifest), INF_STATUS_OK);
+  EXPECT_STREQ(manifest, "");
   EXPECT_EQ(A->engine_release(other), INF_STATUS_OK);
+
+  // Devices are checked for form at creation (whether one exists is found out when a node opens it).
+  config.device = "cuda";
+  config.model_manifest = "{\"random\": \"tiny\"}";
+  ASSERT_EQ(A->engine_create(&config, &other), INF_STATUS_OK);
+  ASSERT_EQ(A->engine_device(other, &device), INF_STATUS_OK);
+  EXPECT_STREQ(device, "cuda:0");
+  ASSERT_EQ(A->engine_model_manifest(other, &manifest), INF_STATUS_OK);
+  EXPECT_STREQ(manifest, "{\"random\": \"tiny\"}");
+  EXPECT_EQ(A->engine_release(other), INF_STATUS_OK);
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "cuda:99999", "cpu:0"}) {
+    config.device = bad;
+    EXPECT_EQ(A->engine_create(&config, &other), INF_STATUS_INVALID_ARGUMENT) << bad;
+    EXPECT_NE(std::string(A->last_error()).find(bad), std::string::npos) << A->last_error();
+  }
+  config.device = "cuda:3";
+  config.model_manifest = "{\"name\": \"bad \xC3\x28\"}";
+  EXPECT_EQ(A->engine_create(&config, &other), INF_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(A->last_error()).find("UTF-8"), std::string::npos) << A->last_error();
+  EXPECT_EQ(A->engine_device(nullptr, &device), INF_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(A->engine_model_manifest(engine, nullptr), INF_STATUS_INVALID_ARGUMENT);
 }
 
 using AbiLog = AbiTest;

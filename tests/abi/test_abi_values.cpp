@@ -112,6 +112,42 @@ TEST_F(AbiValues, TokenIdsAndEmbeddings) {
   EXPECT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_INVALID_ARGUMENT);
   desc.tokens = 0;
   EXPECT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_INVALID_ARGUMENT);
+
+  // A batch of prompts: 3 tokens = prompts of 1 and 2 tokens.
+  const float batch[] = {1, 2, 3, 4, 5, 6};
+  const uint32_t lengths[] = {1, 2};
+  desc = INF_TEXT_EMBEDDING_DESC_INIT;
+  desc.tokens = 3;
+  desc.channels = 2;
+  desc.data = batch;
+  desc.prompts = 2;
+  desc.prompt_tokens = lengths;
+  ASSERT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_OK);
+  out = INF_TEXT_EMBEDDING_DESC_INIT;
+  ASSERT_EQ(A->value_get_text_embedding(value, &out), INF_STATUS_OK);
+  ASSERT_EQ(out.prompts, 2u);
+  EXPECT_EQ(out.prompt_tokens[0], 1u);
+  EXPECT_EQ(out.prompt_tokens[1], 2u);
+  EXPECT_EQ(A->value_release(value), INF_STATUS_OK);
+  const uint32_t wrong_sum[] = {1, 1};
+  desc.prompt_tokens = wrong_sum;
+  EXPECT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(A->last_error()).find("sum to 2"), std::string::npos) << A->last_error();
+  const uint32_t empty_prompt[] = {0, 3};
+  desc.prompt_tokens = empty_prompt;
+  EXPECT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_INVALID_ARGUMENT);
+  desc.prompt_tokens = nullptr;
+  EXPECT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_INVALID_ARGUMENT);
+  desc.prompts = 4;  // more prompts than tokens
+  desc.prompt_tokens = lengths;
+  EXPECT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_INVALID_ARGUMENT);
+  // A single prompt reads back as one prompt of every token.
+  desc.prompts = 0;
+  ASSERT_EQ(A->value_create_text_embedding(&desc, &value), INF_STATUS_OK);
+  ASSERT_EQ(A->value_get_text_embedding(value, &out), INF_STATUS_OK);
+  ASSERT_EQ(out.prompts, 1u);
+  EXPECT_EQ(out.prompt_tokens[0], 3u);
+  EXPECT_EQ(A->value_release(value), INF_STATUS_OK);
 }
 
 TEST_F(AbiValues, BitTokensRoundTripThroughDescriptorsAndFiles) {
