@@ -47,11 +47,17 @@ Backend& SharedModels::backend() {
 }
 
 WeightStore SharedModels::open_weights(const ModelSource& source, const char* part) {
-  if (!source.path.empty()) {
-    log_info("loading the ", part, " from ", source.path);
-    return WeightStore::open(source.path);
-  }
   const std::string kind = part;
+  if (!source.path.empty()) {
+    log_info("loading the ", part, " from ", source.describe());
+    WeightStore store = WeightStore::open(source.path);
+    if (!source.select.empty()) return store.select(source.select);
+    // Official tokenizer checkpoints keep the VAE under "vae." (the CLI's encode does the same).
+    if (kind == "VAE")
+      for (const auto& name : store.names())
+        if (name.compare(0, 4, "vae.") == 0) return store.select("vae");
+    return store;
+  }
   if (kind == "transformer") return make_random_infinity_weights(source.random_config, source.seed);
   if (kind == "VAE") return make_random_vae_weights(source.random_config, source.seed);
   return make_random_t5_weights(source.random_config, source.seed);

@@ -44,13 +44,14 @@ void expect_invalid(const std::string& model_dir, const std::string& json, const
 
 TEST_F(ModelDir, ManifestFilesAreRelativeToItsDirectory) {
   write("model.json", R"({"format": "infinode.model", "version": 1, "name": "m",
-    "transformer": "t.safetensors", "vae": {"path": "sub/v.safetensors"}, "t5": "/abs/t5.safetensors",
+    "transformer": "t.safetensors", "vae": {"path": "sub/v.safetensors", "select": "vae"}, "t5": "/abs/t5.safetensors",
     "spiece": "spiece.model", "defaults": {"resolution": "0.25M", "cfg": 4, "tau": 0.5, "top_k": 1, "top_p": 0.9,
     "schedule": {"grids": [[1, 1], [2, 2], [4, 4]], "rope_grid": [4, 4]}}})");
   const ModelManifest manifest = ModelManifest::resolve(dir(), "");
   EXPECT_EQ(manifest.name, "m");
   EXPECT_EQ(manifest.transformer.path, path("t.safetensors"));
   EXPECT_EQ(manifest.vae.path, path("sub/v.safetensors"));
+  EXPECT_EQ(manifest.vae.select, "vae");
   EXPECT_EQ(manifest.t5.path, "/abs/t5.safetensors");
   EXPECT_EQ(manifest.spiece.path, path("spiece.model"));
   EXPECT_EQ(manifest.defaults.resolution, "0.25M");
@@ -115,6 +116,8 @@ TEST(ModelManifest, MistakesNameTheKey) {
   expect_invalid("", "{\"vae\": {\"path\": \"a\", \"random\": \"tiny\"}}", {"\"vae\"", "exactly one"});
   expect_invalid("", "{\"vae\": {\"builtin\": \"bytes\"}}", {"\"vae\"", "unknown field \"builtin\""});
   expect_invalid("", "{\"spiece\": {\"builtin\": \"words\"}}", {"spiece.builtin", "bytes"});
+  expect_invalid("", "{\"vae\": {\"random\": \"tiny\", \"select\": \"vae\"}}", {"\"vae\"", "\"select\" without"});
+  expect_invalid("", "{\"spiece\": {\"path\": \"s\", \"select\": \"x\"}}", {"unknown field \"select\""});
   expect_invalid("", "{\"t5\": {\"random\": \"tiny\", \"seed\": -1}}", {"t5.seed", "non-negative"});
   expect_invalid("", "{\"defaults\": {\"cfg\": \"3\"}}", {"defaults.cfg", "number"});
   expect_invalid("", "{\"defaults\": {\"tau\": 0}}", {"defaults.tau"});

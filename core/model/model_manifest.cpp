@@ -132,6 +132,8 @@ class ManifestReader {
     for (const auto& [field, content] : value.items()) {
       if (field == "path") {
         result.path = path_of(key + "." + field, content);
+      } else if (field == "select" && !tokenizer) {
+        result.select = string_of(key + "." + field, content);
       } else if (field == "random" && !tokenizer) {
         result.random_config = string_of(key + "." + field, content);
       } else if (field == "seed" && !tokenizer) {
@@ -143,6 +145,7 @@ class ManifestReader {
         bad(key, "has an unknown field \"", field, "\"");
       }
     }
+    if (!result.select.empty() && result.path.empty()) bad(key, "has \"select\" without \"path\"");
     const int kinds = !result.path.empty() + !result.random_config.empty() + !result.builtin.empty();
     if (kinds != 1) bad(key, tokenizer ? "needs exactly one of \"path\" or \"builtin\"" : "needs exactly one of \"path\" or \"random\"");
     return result;
@@ -259,7 +262,7 @@ ModelSource first_existing(const fs::path& dir, std::initializer_list<const char
 }  // namespace
 
 std::string ModelSource::describe() const {
-  if (!path.empty()) return "file " + path;
+  if (!path.empty()) return "file " + path + (select.empty() ? "" : " (tensors under " + select + ".)");
   if (!random_config.empty()) return "random " + random_config + " (seed " + std::to_string(seed) + ")";
   if (!builtin.empty()) return "built-in " + builtin + " tokenizer";
   return "nothing";

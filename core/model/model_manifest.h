@@ -6,7 +6,7 @@
 //   {
 //     "format": "infinode.model", "version": 1, "name": "shapes-tiny",
 //     "transformer": "transformer.safetensors",      // or {"random": "tiny", "seed": 0}
-//     "vae": "vae.safetensors",                      // or {"random": "tiny"}
+//     "vae": "vae.safetensors",                      // or {"random": "tiny"}, {"path": ..., "select": "vae"}
 //     "t5": "t5_encoder.safetensors",                // or {"random": "tiny-c512"}
 //     "spiece": "spiece.model",                      // or {"builtin": "bytes"}
 //     "random": "tiny",                              // shorthand: every part random (pipeline name)
@@ -33,6 +33,7 @@ namespace inf {
 // (the tokenizer only) a built-in tokenizer.
 struct ModelSource {
   std::string path;           // a file; empty when random or built in
+  std::string select;         // with path: use only the tensors under this prefix ("vae" for "vae.*")
   std::string random_config;  // make_random_*_weights name
   uint64_t seed = 0;
   std::string builtin;        // tokenizer: "bytes" (UTF-8 bytes + 3, then EOS; for random T5s)
