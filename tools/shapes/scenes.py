@@ -322,18 +322,22 @@ def _place(rng, kind, objects, region, relation):
     return _place_anywhere(rng, objects)
 
 
-def sample_scene(rng, split="train", kind=None, image_size=DEFAULT_IMAGE_SIZE, mention_size_prob=0.3):
+def sample_scene(rng, split="train", kind=None, image_size=DEFAULT_IMAGE_SIZE, mention_size_prob=0.3,
+                 require_tag=None):
     """A random scene of the given split ("train" or "heldout"); `kind` None picks one uniformly.
 
     Content is drawn first and rejected until it belongs to the split, then placed; held-out
-    scenes always contain at least one held-out combination (their `tags`)."""
+    scenes always contain at least one held-out combination (their `tags`), one whose tag
+    starts with `require_tag` ("pair", "position", "count", "relation") when that is given."""
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout', not {split!r}")
+    scene_kind = kind or _pick(rng, KINDS)  # drawn once, so rejection keeps the kinds balanced
     for _ in range(10000):
-        scene_kind = kind or _pick(rng, KINDS)
         objects, region, relation = _sample_content(rng, scene_kind)
         reasons = heldout_reasons(scene_kind, objects, region, relation)
         if bool(reasons) != (split == "heldout"):
+            continue
+        if require_tag and not any(reason.startswith(require_tag + ":") for reason in reasons):
             continue
         if not _place(rng, scene_kind, objects, region, relation):
             continue
@@ -484,13 +488,17 @@ def make_eval_prompts(count=200, seed=2024, image_size=DEFAULT_IMAGE_SIZE, split
 
     Each entry: {"index", "kind", "caption" (canonical), "spec" (a scene that satisfies it, used to
     check the detector; a model is only given the caption)}. Captions are kept distinct while the
-    held-out space allows (single-object held-out prompts are few, so those repeat)."""
+    held-out space allows (single-object held-out prompts are few, so those repeat). Every other
+    held-out position, count and relation prompt is held out for its own kind's combination
+    (shape@region, count x shape, shape-relation-shape), not only for a colour+shape pair."""
     rng = np.random.default_rng(seed)
     prompts, seen = [], set()
     for index in range(count):
         kind = KINDS[index % len(KINDS)]
+        own_tag = kind in ("position", "count", "relation") and (index // len(KINDS)) % 2 == 0
+        require = kind if own_tag and split == "heldout" else None
         for attempt in range(50):
-            spec = sample_scene(rng, split, kind, image_size)
+            spec = sample_scene(rng, split, kind, image_size, require_tag=require)
             text = canonical_caption(spec)
             if text not in seen:
                 break
@@ -499,7 +507,13 @@ def make_eval_prompts(count=200, seed=2024, image_size=DEFAULT_IMAGE_SIZE, split
     return prompts
 
 
+def _ensure_parent(path):
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+
+
 def save_eval_prompts(path, prompts, seed=None, split="heldout"):
+    _ensure_parent(path)
     payload = {"format": "infinode-shapes-eval-prompts/1", "seed": seed, "split": split,
                "image_naming": "{index:04d}.png", "prompts": prompts}
     with open(path, "w") as handle:
@@ -520,6 +534,7 @@ def load_eval_prompts(path):
 def _write_png(path, image):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from pngio import write_png
+    _ensure_parent(path)
     write_png(path, image)
 
 
@@ -543,10 +558,16 @@ def _cmd_eval_prompts(args):
     save_eval_prompts(args.out, prompts, args.seed, args.split)
     print(f"wrote {len(prompts)} {args.split} prompts "
           f"({len({p['caption'] for p in prompts})} distinct captions) to {args.out}")
+    if args.render_dir:  # the prompts' reference scenes, named as eval_images.py expects
+        os.makedirs(args.render_dir, exist_ok=True)
+        for entry in prompts:
+            _write_png(os.path.join(args.render_dir, f"{entry['index']:04d}.png"), render(entry["spec"]))
+        print(f"wrote {len(prompts)} reference images to {args.render_dir}")
 
 
 def _cmd_captions(args):
     rng = np.random.default_rng(args.seed)
+    _ensure_parent(args.out)
     with open(args.out, "w") as handle:
         for _ in range(args.count):
             handle.write(caption(sample_scene(rng, args.split, None, args.size), rng) + "\n")
@@ -613,6 +634,7 @@ def main(argv=None):
     common(p, 200)
     p.set_defaults(seed=2024, split="heldout", run=_cmd_eval_prompts)
     p.add_argument("--out", required=True, help="output JSON file")
+    p.add_argument("--render-dir", help="also write each prompt's reference scene as {index:04d}.png")
     p = sub.add_parser("captions", help="write captions one a line (for spm_train)")
     common(p, 20000)
     p.add_argument("--out", required=True)

@@ -1,26 +1,35 @@
 #!/usr/bin/python3
 """Finds the coloured shapes in a picture of the procedural world, by plain image analysis.
 
-Rules (all coordinates are fractions of the image side, like the scene specs):
-1. Background: the scenes' backgrounds are neutral and their objects saturated, so a pixel's
-   chroma (max - min of R, G, B) separates them. The background's own chroma is measured on a
-   2-pixel frame; if the frame's median chroma exceeds 60 the picture has no neutral background
-   (noise, a colour wash) and nothing is detected.
-2. Foreground: chroma > max(45, 90th percentile of the frame's chroma + 30), at most 110.
+Rules (coordinates in the output are fractions of the image side, like the scene specs):
+1. Background: the scenes' backgrounds are neutral, smooth (plain or a linear gradient) and
+   their objects saturated. A plane per channel is fitted to a 2-pixel frame around the
+   picture (twice, dropping outliers). If the frame's median chroma (max - min of R, G, B)
+   exceeds 60 or its median distance from the plane exceeds 40, the picture has no neutral,
+   smooth background (noise, a colour wash) and nothing is detected.
+2. Contrast: each pixel's RGB distance from the background plane. Foreground: contrast above
+   max(40, 90th percentile of the frame's contrast + 25), so background noise stays out.
 3. Connected components (8-connectivity) of the foreground, from row runs and a union-find.
    Components smaller than 0.15% of the image (25 px at 128x128; the smallest object covers
    ~0.6%) are specks and dropped; at most 12 of the largest are kept.
-4. Colour: median RGB of the component's most saturated pixels (chroma >= 70% of its 95th
+4. Coverage: around each component, coverage = (contrast - background level) / (component's
+   95th-percentile contrast): a blurred edge pixel half covered by the object reads 0.5. Blur
+   moves coverage around but keeps its total (the area) and its centroid. Readings below 0.15
+   or above 0.85 are snapped to 0 or 1 (noise, compression ringing), symmetrically so edges
+   keep their half-way point.
+5. Shape, by analysis-by-synthesis: each shape is drawn (4x supersampled) with that area and
+   centroid, blurred by sigma 0, 0.7, 1.4 or 2.1 px, and compared with the coverage by soft
+   intersection-over-union (sum of minima / sum of maxima). The best shape wins if its IoU is
+   >= 0.7, else "unknown" (true shapes score >= 0.93 clean, >= 0.77 after blur + JPEG q50;
+   lumpy blobs of three discs ~0.75, so about half of them pass as circles); a component over 25% of the image (the largest object covers 11%)
+   is "unknown" too. Matching area and centroid rather than the bounding box is what keeps
+   small blurred diamonds and squares from looking like circles.
+6. Colour: median RGB of the component's most saturated pixels (chroma >= 70% of its 95th
    percentile), converted to hue; the nearest palette hue wins, within 22 degrees and with
    saturation >= 0.3, else "unknown". Hue survives blur: mixing a colour with a grey keeps it.
-5. Shape: the component's mask is compared with each shape drawn to fill its bounding box
-   (circle -> inscribed ellipse, square -> the box, triangle -> apex-up triangle, diamond ->
-   rhombus); the best intersection-over-union wins if it is >= 0.62 and the box's aspect ratio
-   is within 1:1.6, else "unknown". Fill ratios differ a lot (circle 0.785, square 1.0) and
-   triangle and diamond (both 0.5) differ in where the mass sits, which the IoU captures.
-   A component over 25% of the image is never a shape (the largest object covers 11%).
-6. Size: radius = half the longer box side; "small" below scenes.SIZE_BOUNDARY (0.10).
-7. Position: centre of the bounding box (the scenes' (cx, cy) is the box centre too).
+7. Size and position: the fitted shape's radius (half its box side) and box centre, as in the
+   scene specs; "small" below scenes.SIZE_BOUNDARY (0.10). For an "unknown" shape: the box of
+   the half-maximum outline.
 
 detect(image) -> list of dicts {shape, colour, size, cx, cy, radius, area, iou, hue, saturation},
 largest first. CLI: detect.py IMAGE.png ... prints them.
@@ -36,14 +45,21 @@ import scenes  # noqa: E402  (palette, shapes and size boundary are defined once
 
 FRAME = 2
 MAX_FRAME_CHROMA = 60
-MIN_THRESHOLD, THRESHOLD_OVER_FRAME, MAX_THRESHOLD = 45, 30, 110
+MAX_FRAME_RESIDUAL = 40
+MIN_THRESHOLD, THRESHOLD_OVER_FRAME = 40, 25
+HALF_MAXIMUM = 0.5
+COVERAGE_PAD = 5  # pixels around a component where its blurred fringe may lie
+COVERAGE_SNAP = 0.15
+SUPERSAMPLE = 4
+BLUR_SIGMAS = (0.0, 0.7, 1.4, 2.1)
 MIN_AREA = 0.0015
 MAX_OBJECT_AREA = 0.25
 MAX_COMPONENTS = 12
 MAX_HUE_DISTANCE = 22.0
 MIN_SATURATION = 0.3
-MIN_SHAPE_IOU = 0.62
-MAX_ASPECT = 1.6
+MIN_SHAPE_IOU = 0.7
+# Shape area = AREA_FACTOR**2 * radius**2 (radius = half the box side); inverse gives the radius.
+AREA_FACTOR = {"circle": np.sqrt(np.pi), "square": 2.0, "diamond": np.sqrt(2.0), "triangle": np.sqrt(2.0)}
 
 
 def chroma_of(image):
@@ -51,19 +67,39 @@ def chroma_of(image):
     return channels.max(axis=2) - channels.min(axis=2)
 
 
-def _frame_values(values):
-    return np.concatenate([values[:FRAME].ravel(), values[-FRAME:].ravel(),
-                           values[FRAME:-FRAME, :FRAME].ravel(), values[FRAME:-FRAME, -FRAME:].ravel()])
+def _frame(values):
+    """The outer FRAME-pixel ring of a 2-D (or HxWxC) array, flattened along the ring."""
+    return np.concatenate([values[:FRAME].reshape(-1, *values.shape[2:]),
+                           values[-FRAME:].reshape(-1, *values.shape[2:]),
+                           values[FRAME:-FRAME, :FRAME].reshape(-1, *values.shape[2:]),
+                           values[FRAME:-FRAME, -FRAME:].reshape(-1, *values.shape[2:])])
 
 
-def foreground_mask(image):
-    """Boolean mask of saturated (object) pixels, or None when there is no neutral background."""
-    chroma = chroma_of(image)
-    frame = _frame_values(chroma)
-    if np.median(frame) > MAX_FRAME_CHROMA:
+def background_model(image):
+    """Per-channel plane a + b*x + c*y fitted to the frame (twice, dropping outliers, in case an
+    object's fringe reaches it): the scenes' backgrounds are plain or linear gradients."""
+    height, width, _ = image.shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    design = np.stack([np.ones_like(xs), xs / width, ys / height], axis=-1)
+    frame_design, frame_colour = _frame(design), _frame(image.astype(np.float32))
+    keep = np.ones(len(frame_design), bool)
+    for _ in range(2):
+        coefficients, *_ = np.linalg.lstsq(frame_design[keep], frame_colour[keep], rcond=None)
+        residual = np.linalg.norm(frame_colour - frame_design @ coefficients, axis=1)
+        keep = residual <= max(np.percentile(residual, 80) * 2, 6.0)
+    return design @ coefficients, residual
+
+
+def contrast_map(image):
+    """(distance of every pixel from the background model, noise-aware threshold), or None when
+    the picture has no neutral, smooth background (noise, a colour wash)."""
+    if np.median(_frame(chroma_of(image))) > MAX_FRAME_CHROMA:
         return None
-    threshold = min(MAX_THRESHOLD, max(MIN_THRESHOLD, np.percentile(frame, 90) + THRESHOLD_OVER_FRAME))
-    return chroma > threshold
+    background, frame_residual = background_model(image)
+    if np.median(frame_residual) > MAX_FRAME_RESIDUAL:
+        return None
+    distance = np.linalg.norm(image.astype(np.float32) - background, axis=2)
+    return distance, max(MIN_THRESHOLD, np.percentile(frame_residual, 90) + THRESHOLD_OVER_FRAME)
 
 
 def _find(parent, node):
@@ -109,26 +145,44 @@ def label_components(mask):
     return labels, len(unique_roots)
 
 
-def _template(shape, height, width):
-    """The shape drawn to fill a height x width box, sampled at pixel centres."""
-    u = (np.arange(width) + 0.5) / width - 0.5
-    v = (np.arange(height) + 0.5) / height - 0.5
-    return scenes._inside(shape, u[None, :], v[:, None], 0.5)
+def _blur_matrix(length, sigma):
+    """Matrix M with M @ signal = the signal blurred by a Gaussian of `sigma` pixels."""
+    offsets = np.arange(length)[:, None] - np.arange(length)[None, :]
+    weights = np.exp(-0.5 * (offsets / sigma) ** 2)
+    return weights / (sigma * np.sqrt(2 * np.pi))
 
 
-def classify_shape(component):
-    """(shape or "unknown", best IoU) for a boolean mask cropped to its bounding box."""
-    height, width = component.shape
-    best_shape, best_iou = "unknown", 0.0
+def draw_shape(shape, cx, cy, radius, height, width, sigma):
+    """Coverage (0..1) of a shape on a height x width grid (pixel units), blurred by sigma."""
+    step = 1.0 / SUPERSAMPLE
+    xs = (np.arange(width * SUPERSAMPLE) + 0.5) * step - cx
+    ys = (np.arange(height * SUPERSAMPLE) + 0.5) * step - cy
+    inside = scenes._inside(shape, xs[None, :], ys[:, None], radius)
+    coverage = inside.reshape(height, SUPERSAMPLE, width, SUPERSAMPLE).mean(axis=(1, 3))
+    if sigma > 0:
+        coverage = _blur_matrix(height, sigma) @ coverage @ _blur_matrix(width, sigma).T
+    return coverage
+
+
+def fit_shape(coverage):
+    """Best (shape, IoU, cx, cy, radius) for a coverage patch, positions in patch pixels.
+
+    Every shape is drawn with the patch's area and centroid (the triangle's centroid sits a third
+    of its radius below its box centre), under each candidate blur, and scored by soft IoU."""
+    height, width = coverage.shape
+    area = coverage.sum()
+    ys, xs = np.mgrid[0:height, 0:width] + 0.5
+    mean_x, mean_y = (coverage * xs).sum() / area, (coverage * ys).sum() / area
+    best = ("unknown", 0.0, mean_x, mean_y, np.sqrt(area) / 2)
     for shape in scenes.SHAPES:
-        template = _template(shape, height, width)
-        iou = np.logical_and(component, template).sum() / np.logical_or(component, template).sum()
-        if iou > best_iou:
-            best_shape, best_iou = shape, float(iou)
-    aspect = max(height, width) / min(height, width)
-    if best_iou < MIN_SHAPE_IOU or aspect > MAX_ASPECT:
-        return "unknown", best_iou
-    return best_shape, best_iou
+        radius = np.sqrt(area) / AREA_FACTOR[shape]
+        centre_y = mean_y - radius / 3 if shape == "triangle" else mean_y
+        for sigma in BLUR_SIGMAS:
+            drawn = draw_shape(shape, mean_x, centre_y, radius, height, width, sigma)
+            iou = np.minimum(coverage, drawn).sum() / np.maximum(coverage, drawn).sum()
+            if iou > best[1]:
+                best = (shape, float(iou), mean_x, centre_y, radius)
+    return best
 
 
 def _hue_distance(a, b):
@@ -151,36 +205,60 @@ def classify_colour(pixels):
     return name, hue, saturation
 
 
+def _coverage_patch(distance, labels, label, floor, peak):
+    """Coverage estimate around one component, other components' pixels zeroed: (patch, y0, x0)."""
+    height, width = labels.shape
+    ys, xs = np.nonzero(labels == label)
+    y0, y1 = max(0, ys.min() - COVERAGE_PAD), min(height, ys.max() + 1 + COVERAGE_PAD)
+    x0, x1 = max(0, xs.min() - COVERAGE_PAD), min(width, xs.max() + 1 + COVERAGE_PAD)
+    raw = (distance[y0:y1, x0:x1] - floor) / max(peak - floor, 1e-6)
+    # Readings within COVERAGE_SNAP of 0 or 1 are noise and compression ringing, not coverage:
+    # snap them (symmetrically, so a blurred edge keeps its half-way point and the area holds).
+    patch = np.clip((raw - COVERAGE_SNAP) / (1.0 - 2 * COVERAGE_SNAP), 0.0, 1.0)
+    nearby = labels[y0:y1, x0:x1]
+    patch[(nearby != 0) & (nearby != label)] = 0.0
+    return patch, y0, x0
+
+
+def describe_component(image, distance, labels, label, threshold, floor):
+    """One detection dict for component `label` (rules 4-7)."""
+    height, width = labels.shape
+    ys, xs = np.nonzero(labels == label)
+    strength = distance[ys, xs]
+    peak = np.percentile(strength, 95)
+    core = strength > max(threshold, HALF_MAXIMUM * peak)  # the half-maximum outline
+    ys, xs = ys[core], xs[core]
+    area = len(strength) / (height * width)
+    patch, y0, x0 = _coverage_patch(distance, labels, label, floor, peak)
+    shape, iou, cx, cy, radius = fit_shape(patch)
+    cx, cy, radius = (x0 + cx) / width, (y0 + cy) / height, radius / width
+    if iou < MIN_SHAPE_IOU or area > MAX_OBJECT_AREA:
+        shape = "unknown"
+        cx = (xs.min() + xs.max() + 1) / 2 / width
+        cy = (ys.min() + ys.max() + 1) / 2 / height
+        radius = max(xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()) / 2 / width
+    colour, hue, saturation = classify_colour(image[ys, xs])
+    return {
+        "shape": shape, "colour": colour,
+        "size": "small" if radius < scenes.SIZE_BOUNDARY else "large",
+        "cx": float(cx), "cy": float(cy), "radius": float(radius), "area": float(area),
+        "iou": round(iou, 3), "hue": round(hue, 1), "saturation": round(saturation, 3),
+    }
+
+
 def detect(image):
     """Objects in a uint8 HxWx3 image (see the module docstring for the rules), largest first."""
     image = np.asarray(image)[:, :, :3]
     height, width = image.shape[:2]
-    mask = foreground_mask(image)
-    if mask is None:
+    contrast = contrast_map(image)
+    if contrast is None:
         return []
-    labels, count = label_components(mask)
-    if count == 0:
-        return []
+    distance, threshold = contrast
+    labels, count = label_components(distance > threshold)
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     keep = [k for k in np.argsort(-areas) if areas[k] >= MIN_AREA * height * width][:MAX_COMPONENTS]
-    found = []
-    for k in keep:
-        ys, xs = np.nonzero(labels == k + 1)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        area = areas[k] / (height * width)
-        shape, iou = classify_shape(labels[y0:y1, x0:x1] == k + 1)
-        if area > MAX_OBJECT_AREA:
-            shape = "unknown"
-        colour, hue, saturation = classify_colour(image[ys, xs])
-        radius = max((x1 - x0) / width, (y1 - y0) / height) / 2
-        found.append({
-            "shape": shape, "colour": colour,
-            "size": "small" if radius < scenes.SIZE_BOUNDARY else "large",
-            "cx": float((x0 + x1) / 2 / width), "cy": float((y0 + y1) / 2 / height),
-            "radius": float(radius), "area": float(area), "iou": round(iou, 3),
-            "hue": round(hue, 1), "saturation": round(saturation, 3),
-        })
-    return found
+    floor = float(np.median(distance[labels == 0]))  # the background's own contrast (noise)
+    return [describe_component(image, distance, labels, k + 1, threshold, floor) for k in keep]
 
 
 def read_image(path):
