@@ -90,6 +90,7 @@ TEST(ModelManifest, RandomPipelineFillsEveryPartNotNamed) {
   EXPECT_EQ(manifest.transformer.seed, 7u);
   EXPECT_EQ(manifest.t5.random_config, "tiny-c512");
   EXPECT_EQ(manifest.spiece.builtin, "bytes");
+  EXPECT_EQ(manifest.defaults.resolution, "0.06M");
   EXPECT_EQ(manifest.vae.path, (fs::current_path() / "my.safetensors").string());
   EXPECT_EQ(manifest.transformer.describe(), "random tiny (seed 7)");
   const ModelManifest big = ModelManifest::resolve("", R"({"random": "8B"})");

@@ -165,6 +165,8 @@ class ManifestReader {
         manifest_.spiece = ModelSource{};
         manifest_.spiece.builtin = "bytes";
       }
+      // The tiny pipeline is for plumbing: its smallest schedule keeps every run to a second.
+      if (name == "tiny" && manifest_.defaults.resolution.empty()) manifest_.defaults.resolution = "0.06M";
       return;
     }
     std::string known;

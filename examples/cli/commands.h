@@ -25,5 +25,8 @@ int run_bench_vae(const Args& args);
 int run_embed(const Args& args);
 int run_bench_t5(const Args& args);
 int run_tokenize(const Args& args);
+// Built on libinfinode's nodes through the C ABI (node_pipeline.h).
+int run_generate(const Args& args);
+int run_edit(const Args& args);
 
 }  // namespace inf::cli

@@ -17,6 +17,10 @@ struct Subcommand {
 };
 
 const Subcommand kSubcommands[] = {
+    {"generate", inf::cli::run_generate,
+     "PROMPT... -o OUT [--model DIR | --random-weights tiny] [--seed N] ...: text -> images (nodes)"},
+    {"edit", inf::cli::run_edit,
+     "IMAGE --prompt P --keep-scales K [--mask MASK] -o OUT ...: regenerate an image's finer scales (nodes)"},
     {"devices", inf::cli::run_devices, "list compiled backends and whether a device is usable"},
     {"inspect", inf::cli::run_inspect, "FILE: tensors, dtypes, shapes and metadata of a weight file"},
     {"convert", inf::cli::run_convert,
