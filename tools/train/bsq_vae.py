@@ -191,11 +191,11 @@ def to_tokens(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(2).transpose(1, 2)
 
 
-def bits_to_codes(bits: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def bits_to_codes(bits: torch.Tensor, h: int, w: int, dtype=torch.float32) -> torch.Tensor:
     """bits [B, h*w, d] -> codes [B, d, h, w] = ±1/sqrt(d), L2-normalised per token."""
     B, n, d = bits.shape
     s = 1.0 / math.sqrt(d)
-    codes = bits.float() * (2 * s) - s
+    codes = bits.to(dtype) * (2 * s) - s
     codes = codes / codes.norm(dim=-1, keepdim=True)
     return codes.transpose(1, 2).reshape(B, d, h, w)
 
@@ -217,7 +217,7 @@ class MultiScaleBSQ(nn.Module):
     @torch.no_grad()
     def quantize(self, z: torch.Tensor, grids: Sequence[Tuple[int, int]]):
         """Inference: z [B, d, H, W] -> (bits per scale [B, n_k, d] uint8, summed codes)."""
-        residual = z.float().clone()
+        residual = z.clone() if z.is_floating_point() else z.float()
         summed = torch.zeros_like(residual)
         H, W = z.shape[-2:]
         all_bits = []
@@ -225,7 +225,7 @@ class MultiScaleBSQ(nn.Module):
             r = area_resize(residual, (h, w))
             bits = (r > 0).to(torch.uint8)  # the sign of r/||r|| is the sign of r
             tok = to_tokens(bits)
-            up = bilinear_resize(bits_to_codes(tok, h, w), (H, W))
+            up = bilinear_resize(bits_to_codes(tok, h, w, residual.dtype), (H, W))
             residual = residual - up
             summed = summed + up
             all_bits.append(tok)
@@ -305,7 +305,8 @@ class BsqVae(nn.Module):
 
     def decode_bits(self, bits: Sequence[torch.Tensor], grids, clamp=True):
         H, W = grids[-1]
-        summed = sum(bilinear_resize(bits_to_codes(b, h, w), (H, W)) for b, (h, w) in zip(bits, grids))
+        dtype = self.decoder.conv_in.conv.weight.dtype
+        summed = sum(bilinear_resize(bits_to_codes(b, h, w, dtype), (H, W)) for b, (h, w) in zip(bits, grids))
         return self.decode(summed, clamp)
 
     def forward_train(self, image, grids, entropy_temp=1.0, scale_drop=None):

@@ -138,13 +138,13 @@ def block_causal_mask(schedule: Schedule, device=None) -> torch.Tensor:
 # Bits, codes and the bilinear resizes of the sampling loop (spec §6)
 # --------------------------------------------------------------------------------------------
 
-def bits_to_codes(bits: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def bits_to_codes(bits: torch.Tensor, h: int, w: int, dtype=torch.float32) -> torch.Tensor:
     """bits [B, h*w, d] (0/1) -> codes [B, d, 1, h, w] = ±1/sqrt(d), L2-normalised per token as
     the reference does (a no-op for d = 16/64, one ulp for d = 32).  The result is a
     channels-last view, the layout the reference's code tensor has."""
     B, n, d = bits.shape
     s = 1.0 / math.sqrt(d)
-    codes = bits.float().reshape(B, 1, h, w, d) * (2 * s) - s
+    codes = bits.to(dtype).reshape(B, 1, h, w, d) * (2 * s) - s
     codes = codes / codes.norm(dim=-1, keepdim=True)
     return codes.permute(0, 4, 1, 2, 3)
 
@@ -230,7 +230,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x):
-        xf = x.float()
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
 
 
@@ -521,7 +521,7 @@ class Infinity(nn.Module):
         cond, ca_src, mask, shared = self.encode_text(text, lens)
         B = x_wo_prefix.shape[0]
         sos = cond.unsqueeze(1) + self.pos_start.expand(B, 1, -1)
-        x = torch.cat((sos, self.word_embed(x_wo_prefix.float())), 1)
+        x = torch.cat((sos, self.word_embed(x_wo_prefix.to(sos.dtype))), 1)
         L = schedule.total
         assert x.shape[1] == L, f'sequence {x.shape[1]} != schedule {L}'
         lvl = torch.cat([torch.full((n,), k, dtype=torch.int64) for k, n in enumerate(schedule.tokens)])
@@ -568,7 +568,8 @@ class Infinity(nn.Module):
         blocks = self.all_blocks()
         caches = [dict() for _ in blocks]
         HL, WL = schedule.grids[-1]
-        summed = torch.zeros(B, self.d, 1, HL, WL, device=dev)
+        dtype = self.word_embed.weight.dtype
+        summed = torch.zeros(B, self.d, 1, HL, WL, device=dev, dtype=dtype)
         x = cond.unsqueeze(1) + self.pos_start.expand(2 * B, 1, -1)
         all_bits = []
         for k, (h, w) in enumerate(schedule.grids):
@@ -595,7 +596,7 @@ class Infinity(nn.Module):
             else:
                 bits = sample_bits(mixed, top_k, top_p, philox_uniforms(seed, first_image, B, k, n, self.d))
             all_bits.append(bits)
-            codes = bits_to_codes(bits, h, w)
+            codes = bits_to_codes(bits, h, w, dtype)
             if k < K - 1:
                 summed = summed + resize_bilinear(codes, (HL, WL))
                 nh, nw = schedule.grids[k + 1]
@@ -631,8 +632,9 @@ def pack_text(padded: torch.Tensor, lens: Sequence[int]) -> torch.Tensor:
 
 
 def scale_loss_weights(schedule: Schedule) -> torch.Tensor:
-    """Per-token weights of reweight_loss_by_scale=1 (spec §7.6): each scale's tokens share a
-    weight ∝ sqrt(area_last / area_k) / n_k ... normalised so the mean token weight is 1."""
+    """Per-token loss weights of reweight_loss_by_scale=1 (spec §7.6): a token of scale k weighs
+    sqrt(area_last) / sqrt(area_k); normalised here so the mean token weight is 1 (the
+    reference normalises the sum to 1 and sums, the same up to a constant factor)."""
     area_last = schedule.tokens[-1]
     w = []
     for n in schedule.tokens:

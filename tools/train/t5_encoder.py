@@ -43,7 +43,8 @@ class T5LayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x):
-        var = x.float().pow(2).mean(-1, keepdim=True)
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        var = xf.pow(2).mean(-1, keepdim=True)
         return self.weight * (x * torch.rsqrt(var + self.eps))
 
 
@@ -85,7 +86,7 @@ class T5Attention(nn.Module):
         split = lambda t: t.view(B, L, self.h, self.dk).transpose(1, 2)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
         scores = q @ k.transpose(-1, -2) + bias  # no 1/sqrt(d_kv)
-        attn = F.softmax(scores.float(), dim=-1).type_as(scores)
+        attn = F.softmax(scores if scores.dtype == torch.float64 else scores.float(), dim=-1).type_as(scores)
         return self.o((attn @ v).transpose(1, 2).reshape(B, L, self.h * self.dk))
 
 
