@@ -22,23 +22,8 @@ void send_preview(const inf_api& api, inf_run_context* context, const BsqVae& va
   for (size_t k = 0; k < bits.size(); ++k)
     latent_bits.push_back(unpatchify_bits(bits[k], so_far.grids[k].h, so_far.grids[k].w, patch));  // [1, n, dv]
   const Tensor latent = summed_codes_from_bits(latent_bits, vae_schedule(so_far, patch));  // [1, dv, p h_k, p w_k]
-  const VaeImage image = vae.decode(latent);  // pixels [1, 3, H, W] in [-1, 1]
-  const int64_t height = image.pixels.dim(2), width = image.pixels.dim(3), plane = height * width;
-  const auto* planar = image.pixels.data_as<float>();
-  std::vector<float> rgb(static_cast<size_t>(plane * 3));  // [H, W, 3] in [0, 1]
-  for (int64_t p = 0; p < plane; ++p)
-    for (int64_t c = 0; c < 3; ++c)
-      rgb[static_cast<size_t>(p * 3 + c)] = std::clamp((planar[c * plane + p] + 1.0f) * 0.5f, 0.0f, 1.0f);
-  inf_image_desc desc = INF_IMAGE_DESC_INIT;
-  desc.width = static_cast<uint32_t>(width);
-  desc.height = static_cast<uint32_t>(height);
-  desc.scalar = INF_SCALAR_F32;
-  desc.channels = INF_CHANNELS_RGB;
-  desc.transfer = INF_TRANSFER_SRGB;
-  desc.pixel_stride = 3 * static_cast<int64_t>(sizeof(float));
-  desc.row_stride = desc.pixel_stride * width;
-  desc.data = rgb.data();
-  check_call(api, api.run_preview(context, &progress, &desc), "sending a preview");
+  const RgbPixels preview(vae.decode(latent).pixels, 0);  // decoded [1, 3, H, W] -> [H, W, 3]
+  check_call(api, api.run_preview(context, &progress, &preview.desc), "sending a preview");
 }
 
 }  // namespace

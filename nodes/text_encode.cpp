@@ -3,6 +3,7 @@
 // taken as they are), and each prompt is encoded on its own, unpadded, as T5Encoder does: the
 // reference's padded batch gives the same rows. Features of prompts seen before come from the
 // engine's cache, so re-evaluating a graph skips the encoder.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -109,13 +110,22 @@ void check_vocabulary(const std::vector<std::vector<int32_t>>& prompts, int64_t 
                   " is outside the T5 vocabulary [0, ", vocabulary, ")");
 }
 
+// The longest prompt the engine's transformer takes: its learned unconditional text has that many
+// rows (512 for the released models, as many as Flan-T5 reads; fewer for small ones). A prompt
+// is cut there, as the reference's tokenizer cuts at 512. Without a transformer: no limit.
+int model_text_length(SharedModels& models) {
+  if (models.manifest().transformer.empty()) return T5Tokenizer::kDefaultMaxLength;
+  return models.transformer_config().text_max_length;
+}
+
 void run(SharedModels& models, const inf_run_args* args) {
   const inf_api& api = *args->api;
   const bool has_text = args->inputs[kTextIndex] != nullptr, has_ids = args->inputs[kIdsIndex] != nullptr;
   if (has_text == has_ids)
     node_fail(INF_STATUS_INVALID_ARGUMENT, "connect exactly one of the inputs 'text' and 'ids' (",
               has_text ? "both are" : "neither is", " connected)");
-  const auto max_length = static_cast<int>(param_at(args, kMaxLengthIndex, INF_PARAM_INT).int_value);
+  const auto max_length = std::min(static_cast<int>(param_at(args, kMaxLengthIndex, INF_PARAM_INT).int_value),
+                                    model_text_length(models));
   const std::vector<std::vector<int32_t>> prompts =
       has_text ? tokenize_text(models, args, max_length) : std::vector<std::vector<int32_t>>{read_ids(args, max_length)};
 

@@ -126,27 +126,30 @@ Tensor image_from_value(const inf_api& api, inf_value* value) {
   return image;
 }
 
-inf_value* image_to_value(const inf_api& api, const Tensor& model_pixels, int64_t index) {
-  const Tensor image = packed(model_pixels.narrow(0, index, 1));  // [1, 3, H, W]
+RgbPixels::RgbPixels(const Tensor& model_pixels, int64_t index) : desc(INF_IMAGE_DESC_INIT) {
+  const Tensor image = packed(model_pixels.narrow(0, index, 1));  // [1, 3, H, W] in [-1, 1]
   const int64_t height = image.dim(2), width = image.dim(3), plane = height * width;
   const auto* in = static_cast<const float*>(image.data());
-  std::vector<float> rgb(static_cast<size_t>(plane * 3));
+  values.resize(static_cast<size_t>(plane * 3));
   for (int64_t p = 0; p < plane; ++p)
     for (int64_t c = 0; c < 3; ++c) {
       const float unit = (in[c * plane + p] + 1.0f) * 0.5f;
-      rgb[static_cast<size_t>(p * 3 + c)] = unit < 0.0f ? 0.0f : (unit > 1.0f ? 1.0f : unit);
+      values[static_cast<size_t>(p * 3 + c)] = unit < 0.0f ? 0.0f : (unit > 1.0f ? 1.0f : unit);
     }
-  inf_image_desc desc = INF_IMAGE_DESC_INIT;
   desc.width = static_cast<uint32_t>(width);
   desc.height = static_cast<uint32_t>(height);
   desc.scalar = INF_SCALAR_F32;
   desc.channels = INF_CHANNELS_RGB;
   desc.transfer = INF_TRANSFER_SRGB;
-  desc.pixel_stride = 3 * sizeof(float);
+  desc.pixel_stride = 3 * static_cast<int64_t>(sizeof(float));
   desc.row_stride = desc.pixel_stride * width;
-  desc.data = rgb.data();
+  desc.data = values.data();
+}
+
+inf_value* image_to_value(const inf_api& api, const Tensor& model_pixels, int64_t index) {
+  const RgbPixels rgb(model_pixels, index);
   inf_value* value = nullptr;
-  check_call(api, api.value_create_image(&desc, &value), "creating the decoded image");
+  check_call(api, api.value_create_image(&rgb.desc, &value), "creating the decoded image");
   return value;
 }
 

@@ -3,6 +3,8 @@
 // node would do it; failures throw NodeFailure with the library's message.
 #pragma once
 
+#include <vector>
+
 #include "infinode.h"
 #include "model/infinity/transformer.h"
 #include "tokens/bit_tokens.h"
@@ -24,6 +26,15 @@ Tensor image_from_value(const inf_api& api, inf_value* value);
 // Image `index` of [B, 3, H, W] f32 in [-1, 1] (a VAE decoder's output) -> a new IMAGE value,
 // RGB, sRGB, f32 0..1.
 inf_value* image_to_value(const inf_api& api, const Tensor& model_pixels, int64_t index);
+// The host-side form of image `index` of such a tensor: interleaved RGB in [0, 1] (sRGB-encoded),
+// and a descriptor of it (RGB, sRGB, f32, tight strides) for value_create_image or run_preview.
+struct RgbPixels {
+  std::vector<float> values;  // [H, W, 3]
+  inf_image_desc desc;        // points into values: keep the struct alive while it is used
+  RgbPixels(const Tensor& model_pixels, int64_t index);
+  RgbPixels(const RgbPixels&) = delete;
+  RgbPixels& operator=(const RgbPixels&) = delete;
+};
 // MASK -> [H, W] f32 host coverage in [0, 1].
 Tensor mask_from_value(const inf_api& api, inf_value* value);
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_depth.h"
 
 namespace inf {
 namespace {
@@ -18,7 +19,7 @@ namespace fs = std::filesystem;
 constexpr const char* kManifestFile = "model.json";
 constexpr const char* kFormat = "infinode.model";
 constexpr size_t kMaxManifestBytes = size_t{1} << 20;
-constexpr int kMaxJsonDepth = 16;  // nlohmann recurses per level: refuse deep nesting first
+constexpr int kMaxJsonDepth = 16;  // deeper documents are refused before parsing (json_depth.h)
 
 struct RandomPipeline {
   const char* name;
@@ -37,25 +38,6 @@ constexpr RandomPipeline kRandomPipelines[] = {
     {"20B", "20B", "2B", "flan-t5-xl"},
 };
 
-bool depth_within(const std::string& text, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if ((c == '[' || c == '{') && ++depth > limit) {
-      return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 // Reads and applies one manifest document onto `manifest`. `base` resolves relative paths.
 class ManifestReader {
  public:
@@ -64,7 +46,7 @@ class ManifestReader {
 
   void apply(const std::string& text) {
     if (text.size() > kMaxManifestBytes) bad("", "is larger than 1 MiB");
-    if (!depth_within(text, kMaxJsonDepth)) bad("", "nests deeper than ", kMaxJsonDepth, " levels");
+    if (!json_depth_within(text, kMaxJsonDepth)) bad("", "nests deeper than ", kMaxJsonDepth, " levels");
     json document;
     try {
       document = json::parse(text);

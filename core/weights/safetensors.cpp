@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_ops.h"
 #include "common/error.h"
+#include "common/json_depth.h"
 
 namespace inf {
 namespace {
@@ -22,27 +23,6 @@ uint64_t read_le64(const uint8_t* bytes) {
   uint64_t value = 0;
   for (int i = 7; i >= 0; --i) value = (value << 8) | bytes[i];
   return value;
-}
-
-// nlohmann's parser recurses per nesting level; a forged header of a million '[' would
-// overflow the stack, so measure the depth first (ignoring brackets inside strings).
-bool json_depth_within(const char* text, size_t length, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < length; ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 TensorRecord parse_entry(const std::string& path, const std::string& name, const json& entry, uint64_t data_begin,
@@ -111,7 +91,7 @@ WeightFileContents read_safetensors(std::shared_ptr<const MappedFile> file) {
   INF_CHECK(header_bytes <= file_size - 8, ErrorKind::invalid_data, path, ": truncated: header length ",
             header_bytes, " runs past the end of the ", file_size, "-byte file");
   const auto* text = reinterpret_cast<const char*>(file->data() + 8);
-  INF_CHECK(json_depth_within(text, header_bytes, kMaxJsonDepth), ErrorKind::invalid_data, path,
+  INF_CHECK(json_depth_within(std::string_view(text, header_bytes), kMaxJsonDepth), ErrorKind::invalid_data, path,
             ": header JSON is nested deeper than ", kMaxJsonDepth, " levels");
   const json header = json::parse(text, text + header_bytes, nullptr, /*allow_exceptions=*/false);
   INF_CHECK(!header.is_discarded(), ErrorKind::invalid_data, path, ": header is not valid JSON");

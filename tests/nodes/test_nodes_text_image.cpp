@@ -564,6 +564,17 @@ TEST_F(TinyNodes, TextAndItsTokenIdsGiveTheSameEmbedding) {
   EXPECT_EQ(embedding(output_of(encoder, {text(""), nullptr})).lengths, std::vector<uint32_t>{1});
 }
 
+TEST_F(TinyNodes, LongPromptsAreCutToTheTransformersTextLength) {
+  // The random tiny transformer's learned unconditional text has 32 rows; the byte tokenizer
+  // makes one id per byte, so a 40-byte prompt is cut to 31 bytes + EOS (a warning says so).
+  inf_node* encoder = node(engine, "org.infinode.text.encode");
+  inf_value* cut = output_of(encoder, {text(std::string(40, 'x')), nullptr});
+  EXPECT_EQ(embedding(cut).lengths, std::vector<uint32_t>{32});
+  EXPECT_EQ(embedding(output_of(encoder, {text(std::string(31, 'x')), nullptr})).lengths, std::vector<uint32_t>{32});
+  // The sampler takes it; uncut, it would refuse a 41-token prompt (no unconditional rows for it).
+  EXPECT_NE(output_of(node(engine, "org.infinode.sampler.generate"), {cut, nullptr}), nullptr);
+}
+
 struct ProgressLog {
   std::vector<uint32_t> steps, totals;
   std::vector<std::string> stages;
