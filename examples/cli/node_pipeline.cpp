@@ -258,7 +258,7 @@ TokensInfo tokens_info(inf_value* tokens) {
   for (uint32_t k = 0; k < desc.schedule_scales; ++k)
     grids.push_back({static_cast<int>(desc.grids[k].height), static_cast<int>(desc.grids[k].width)});
   const ScaleGrid rope{static_cast<int>(desc.rope_grid.height), static_cast<int>(desc.rope_grid.width)};
-  return {desc.images, desc.stored_scales, schedule_from_grids(std::move(grids), rope).describe()};
+  return {desc.images, desc.stored_scales, schedule_from_grids(std::move(grids), rope).describe(0)};  // image size: from the decoded image
 }
 
 ValueRef make_text(const std::string& utf8, const std::string& what) {

@@ -130,7 +130,7 @@ const ScaleGrid& ScaleSchedule::final_grid() const {
 int ScaleSchedule::image_height(int pixels_per_token) const { return final_grid().h * pixels_per_token; }
 int ScaleSchedule::image_width(int pixels_per_token) const { return final_grid().w * pixels_per_token; }
 
-std::string ScaleSchedule::describe() const {
+std::string ScaleSchedule::describe(int pixels_per_token) const {
   if (grids.empty()) return "empty schedule";
   bool square = true;
   for (const ScaleGrid& grid : grids) square = square && grid.h == grid.w;
@@ -138,8 +138,8 @@ std::string ScaleSchedule::describe() const {
   out << ratio_label(*this);
   if (resolution != "custom") out << " " << resolution;
   out << ", " << num_scales() << " scales " << grid_label(grids.front(), square) << ".."
-      << grid_label(grids.back(), square) << (square ? "" : " (h x w)") << ", " << total_tokens() << " tokens, "
-      << image_width() << "x" << image_height();
+      << grid_label(grids.back(), square) << (square ? "" : " (h x w)") << ", " << total_tokens() << " tokens";
+  if (pixels_per_token > 0) out << ", " << image_width(pixels_per_token) << "x" << image_height(pixels_per_token);
   if (resolution == "custom") out << ", rope grid " << rope_grid.h << "x" << rope_grid.w;
   return out.str();
 }

@@ -35,8 +35,9 @@ struct ScaleSchedule {
   const ScaleGrid& final_grid() const;      // grids.back()
   int image_height(int pixels_per_token = 16) const;
   int image_width(int pixels_per_token = 16) const;
-  // One line for logs, e.g. "1:1 0.06M, 7 scales 1..16, 521 tokens, 256x256" (image W x H).
-  std::string describe() const;
+  // One line for logs, e.g. "1:1 0.06M, 7 scales 1..16, 521 tokens, 256x256" (image W x H at
+  // pixels_per_token; 0 leaves the image size out, for callers that do not know the VAE).
+  std::string describe(int pixels_per_token = 16) const;
 };
 
 // The 15 template ratios in the reference's order (1.0, 1.25, 0.8, 1.333, 0.75, ...). Ties in
