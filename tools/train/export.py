@@ -14,6 +14,7 @@ Run it to test: exports random small models, reloads them, and checks that the k
 tensors and a forward pass are identical:  /usr/bin/python3 tools/train/export.py
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -117,9 +118,11 @@ def infinity_config_from_weights(w: dict) -> InfinityConfig:
 def vae_config_from_weights(w: dict) -> VaeConfig:
     w = {k: v for k, v in w.items() if not k.startswith('quantize.')}
     bits = w['decoder.conv_in.conv.weight'].shape[1]
-    base = w['decoder.conv_out.conv.weight'].shape[1]
     levels = len({int(k.split('.')[2]) for k in w if k.startswith('decoder.up.')})
-    ch_mult = tuple(w[f'decoder.up.{l}.block.0.conv1.conv.weight'].shape[0] // base for l in range(levels))
+    widths = [w[f'decoder.up.{l}.block.0.conv1.conv.weight'].shape[0] for l in range(levels)]
+    # base = the encoder's conv_in width (ch_mult[0] may be > 1); decoder-only: the widths' gcd
+    base = w['encoder.conv_in.conv.weight'].shape[0] if 'encoder.conv_in.conv.weight' in w else math.gcd(*widths)
+    ch_mult = tuple(c // base for c in widths)
     dec_blocks = len({int(k.split('.')[4]) for k in w if k.startswith('decoder.up.0.block.')})
     ups = sum(1 for l in range(levels) if f'decoder.up.{l}.upsample.conv.conv.weight' in w)
     return VaeConfig(bits=bits, base_ch=base, ch_mult=ch_mult, num_res_blocks=dec_blocks - 1, patch=2 ** ups,

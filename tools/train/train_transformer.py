@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""Train the bitwise transformer and the T5 encoder jointly on procedural scenes (sketch).
+"""Train the bitwise transformer and the T5 encoder jointly on procedural scenes.
 
 Per step (spec §7.6):
-  1. scenes -> images -> frozen BSQ-VAE encoder -> raw features z [B, d, h, w]
+  1. raw VAE features z [B, d, h, w] of training scenes, precomputed once by the frozen BSQ-VAE
+     encoder (`--scenes` scenes, cached in OUT/latents.pt or `--cache`), so steps do not pay
+     for the encoder; each step draws a fresh caption phrasing for every scene
   2. bitwise self-correction: per scale, quantise the area-downsampled residual against the
      running sum; labels are those bits; with probability p ~ U{0, .01, .., flip} per scale the
      bits are flipped and the FLIPPED codes enter the running sum, so later labels teach the
@@ -11,11 +13,12 @@ Per step (spec §7.6):
   4. condition dropout (10%): a prompt's features become cfg_uncond[:len] (learned), for CFG
   5. teacher-forced forward over all scales with the block-causal mask; loss = per-bit
      cross-entropy, mean over bits, tokens weighted by sqrt(area_last / area_k)
-     (reweight_loss_by_scale); AdamW betas (0.9, 0.97), grad clip
+     (reweight_loss_by_scale); AdamW betas (0.9, 0.97), cosine LR, grad clip
 
-    /usr/bin/python3 tools/train/train_transformer.py --vae runs/vae/vae.safetensors --out runs/t2i --steps 4000
+    /usr/bin/python3 tools/train/train_transformer.py --vae runs/vae/vae.safetensors --out runs/t2i --steps 3000
 Writes OUT/infinity.safetensors, OUT/t5.safetensors, OUT/spiece.model (official names and
-formats), OUT/transformer.pt, OUT/transformer_log.json and OUT/samples.png (held-out prompts).
+formats; re-written every --ckpt-every steps so a run can be used early), OUT/transformer.pt and
+OUT/transformer_log.json.
 """
 import argparse
 import json
@@ -49,13 +52,17 @@ def bit_loss(logits, gt_bits, weights):
     return (ce * weights[None]).mean(), acc
 
 
-def sample_grid(model, t5, tok, vae, sched, prompts, cfg=3.0, tau=0.5, seed=0):
-    """Generate one image per prompt (Philox sampler, as the C++ engine) -> uint8 [N, S, S, 3]."""
-    ids, lens = tok.batch(prompts)
-    with torch.no_grad():
-        text = t5(ids, lens)
-        _, summed = model.generate(text, lens, sched, cfg=cfg, tau=tau, seed=seed)
-        return data.to_uint8(vae.decode(summed))
+@torch.no_grad()
+def encode_scenes(vae, count, image_size, seed, chunk=64):
+    """count training scenes -> (z [N, d, h, w] float16, specs); deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    zs, specs = [], []
+    for s in range(0, count, chunk):
+        n = min(chunk, count - s)
+        x, _, sp = data.scene_batch(rng, n, 'train', image_size)
+        zs.append(vae.encode(x).half())
+        specs.extend(sp)
+    return torch.cat(zs), specs
 
 
 def main():
@@ -63,12 +70,18 @@ def main():
     ap.add_argument('--vae', required=True, help='exported BSQ-VAE (train_vae.py)')
     ap.add_argument('--out', default='runs/t2i')
     ap.add_argument('--spm', help='SentencePiece model (default: train one on captions)')
-    ap.add_argument('--steps', type=int, default=4000)
-    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--cache', help='latents cache (default OUT/latents.pt; made when missing)')
+    ap.add_argument('--scenes', type=int, default=20000, help='training scenes encoded once')
+    ap.add_argument('--schedule', default='1,2,4,8,16', help='square grids (the last is the latent side)')
+    ap.add_argument('--steps', type=int, default=3000)
+    ap.add_argument('--minutes', type=float, default=0,
+                    help='wall-clock budget for the steps: progress = max(step/steps, time/budget) drives the '
+                         'cosine LR and the end (0 = steps only); for a shared, busy CPU')
+    ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--lr', type=float, default=1e-3)
-    ap.add_argument('--depth', type=int, default=6)
-    ap.add_argument('--width', type=int, default=192)
-    ap.add_argument('--heads', type=int, default=3)
+    ap.add_argument('--depth', type=int, default=4)
+    ap.add_argument('--width', type=int, default=128)
+    ap.add_argument('--heads', type=int, default=2)
     ap.add_argument('--block-chunks', type=int, default=2)
     ap.add_argument('--t5-width', type=int, default=128, help='Ct5 (the pool uses Ct5 // 128 heads)')
     ap.add_argument('--t5-layers', type=int, default=2)
@@ -80,19 +93,23 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--log-every', type=int, default=50)
+    ap.add_argument('--ckpt-every', type=int, default=250)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)  # denormal activations/moments can slow CPU steps many-fold
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
+    t_start = time.time()
 
     vae = load_vae(a.vae)
+    vae.eval()
     for p in vae.parameters():
         p.requires_grad_(False)
-    latent = a.image_size // vae.cfg.patch
-    grids = [(g, g) for g in (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64) if g < latent] + [(latent, latent)]
-    sched = Schedule(grids, (64, 64))  # 1:1 template: RoPE positions on the 1M grid
+    grids = [(int(g), int(g)) for g in a.schedule.split(',')]
+    assert grids[-1][0] == a.image_size // vae.cfg.patch, 'the last grid must be the latent side'
+    sched = Schedule(grids, grids[-1])  # RoPE positions on the model's own last grid
 
     spm_path = os.path.join(a.out, 'spiece.model')
     if a.spm:
@@ -102,6 +119,16 @@ def main():
         data.train_spm(os.path.join(a.out, 'spiece'))
     tok = data.Tokenizer(spm_path, max_length=a.text_maxlen)
 
+    cache = a.cache or os.path.join(a.out, 'latents.pt')
+    if os.path.exists(cache):
+        blob = torch.load(cache)
+        Z, specs = blob['z'], [data.scenes.SceneSpec.from_dict(s) for s in blob['specs']]
+        print(f'loaded {len(specs)} cached latents from {cache}', flush=True)
+    else:
+        Z, specs = encode_scenes(vae, a.scenes, a.image_size, a.seed + 1)
+        torch.save({'z': Z, 'specs': [s.to_dict() for s in specs]}, cache)
+        print(f'encoded {len(specs)} scenes in {time.time() - t_start:.0f}s -> {cache}', flush=True)
+
     t5 = T5Encoder(T5Config(vocab_size=data.t5_vocab_rows(tok.pieces), d_model=a.t5_width,
                             d_kv=a.t5_width // a.t5_heads, num_heads=a.t5_heads, d_ff=2 * a.t5_width,
                             num_layers=a.t5_layers)).init_weights()
@@ -110,7 +137,7 @@ def main():
                                     block_chunks=a.block_chunks)).init_weights()
     n = lambda m: sum(p.numel() for p in m.parameters()) / 1e6
     print(f'transformer {n(model):.2f} M, T5 {n(t5):.2f} M, VAE {n(vae):.2f} M; schedule {grids} '
-          f'({sched.total} tokens); spm {tok.pieces} pieces', flush=True)
+          f'({sched.total} tokens); spm {tok.pieces} pieces; flip {a.flip}', flush=True)
 
     params = list(model.parameters()) + list(t5.parameters())
     decay = [p for p in params if p.dim() >= 2]
@@ -118,15 +145,34 @@ def main():
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.05}, {'params': no_decay, 'weight_decay': 0.0}],
                             lr=a.lr, betas=(0.9, 0.97))
     warm = max(1, a.steps // 20)
-    lr_at = lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps))))
-    schedl = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    lr_at = lambda s, prog: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, prog))))
     weights = scale_loss_weights(sched)
     offsets = sched.offsets() + [sched.total]
+    meta = {'schedule': json.dumps(grids), 'rope_grid': json.dumps(list(grids[-1])),
+            'image_size': str(a.image_size), 'flip': str(a.flip), 'cond_drop': str(a.cond_drop)}
+
+    def save(step):
+        model.eval(), t5.eval()
+        export_infinity(model, os.path.join(a.out, 'infinity.safetensors'), dict(meta, steps=str(step)))
+        export_t5(t5, os.path.join(a.out, 't5.safetensors'))
+        torch.save({'model': model.state_dict(), 't5': t5.state_dict(), 'args': vars(a), 'step': step},
+                   os.path.join(a.out, 'transformer.pt'))
+        with open(os.path.join(a.out, 'transformer_log.json'), 'w') as f:
+            json.dump(log, f)
+        model.train(), t5.train()
+
     log, t0 = [], time.time()
-    for step in range(a.steps):
-        x, caps, _ = data.scene_batch(rng, a.batch, 'train', a.image_size)
+    step = 0
+    while True:
+        prog = step / a.steps if a.minutes <= 0 else max(step / a.steps, (time.time() - t0) / (60 * a.minutes))
+        if prog >= 1:
+            break
+        for gr in opt.param_groups:
+            gr['lr'] = a.lr * lr_at(step, prog)
+        idx = rng.integers(0, len(specs), a.batch)
+        z = Z[torch.from_numpy(idx)].float()
+        caps = [data.scenes.caption(specs[i], rng) for i in idx]
         with torch.no_grad():
-            z = vae.encode(x)
             gt, x_wo = bitwise_self_correction(z, grids, a.flip, rng=rng, generator=gen)
         ids, lens = tok.batch(caps)
         text = t5(ids, lens)
@@ -137,28 +183,16 @@ def main():
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 2.0)
         opt.step()
-        schedl.step()
         acc_k = [acc[:, offsets[k]:offsets[k + 1]].mean().item() for k in range(len(grids))]
-        log.append(dict(step=step, loss=loss.item(), grad_norm=float(gn), bit_acc=acc_k, sec=time.time() - t0))
-        if step % a.log_every == 0 or step == a.steps - 1:
+        log.append(dict(step=step, lr=opt.param_groups[0]['lr'], loss=loss.item(), grad_norm=float(gn), bit_acc=acc_k, sec=time.time() - t0))
+        if step % a.log_every == 0:
             print(f'step {step:5d}  loss {loss.item():.4f}  bit acc/scale ' +
-                  ' '.join(f'{v:.2f}' for v in acc_k) + f'  |g| {float(gn):.2f}  {time.time() - t0:.0f}s', flush=True)
-
-    model.eval(), t5.eval()
-    meta = {'schedule': json.dumps(grids), 'rope_grid': '[64, 64]', 'image_size': str(a.image_size),
-            'steps': str(a.steps), 'flip': str(a.flip), 'cond_drop': str(a.cond_drop)}
-    export_infinity(model, os.path.join(a.out, 'infinity.safetensors'), meta)
-    export_t5(t5, os.path.join(a.out, 't5.safetensors'))
-    torch.save({'model': model.state_dict(), 't5': t5.state_dict(), 'opt': opt.state_dict(), 'args': vars(a)},
-               os.path.join(a.out, 'transformer.pt'))
-    with open(os.path.join(a.out, 'transformer_log.json'), 'w') as f:
-        json.dump(log, f)
-    prompts = [p['caption'] for p in data.scenes.make_eval_prompts(8)]
-    imgs = sample_grid(model, t5, tok, vae, sched, prompts)
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'shapes'))
-    from pngio import write_png
-    write_png(os.path.join(a.out, 'samples.png'), np.concatenate(list(imgs), 1))
-    print('held-out prompts (left to right):', *prompts, sep='\n  ')
+                  ' '.join(f'{v:.3f}' for v in acc_k) + f'  |g| {float(gn):.2f}  {time.time() - t0:.0f}s', flush=True)
+        step += 1
+        if step % a.ckpt_every == 0:
+            save(step)
+    save(step)
+    print(f'done: {step} steps, train wall {time.time() - t0:.0f}s, total {time.time() - t_start:.0f}s', flush=True)
 
 
 if __name__ == '__main__':
