@@ -9,14 +9,6 @@
 namespace inf::nodes {
 namespace {
 
-// A packed host copy of a (possibly strided) host tensor; the tensor itself when packed.
-Tensor packed(const Tensor& tensor) {
-  if (tensor.is_contiguous()) return tensor;
-  Tensor copy = Tensor::host(tensor.dtype(), tensor.shape());
-  create_backend("cpu")->convert(copy, tensor);
-  return copy;
-}
-
 // Reads an IMAGE or MASK into a tight f32 buffer of `layout`, sRGB, straight alpha.
 std::vector<float> read_pixels(const inf_api& api, inf_value* value, inf_channel_layout layout, uint32_t& width,
                                uint32_t& height) {
@@ -69,7 +61,7 @@ inf_value* bit_tokens_to_value(const inf_api& api, const BitTokens& tokens) {
   std::vector<const uint8_t*> scales;
   std::vector<Tensor> contiguous;  // keeps copies of strided scales alive until the value is made
   for (const Tensor& scale : tokens.bits) {
-    contiguous.push_back(packed(scale));
+    contiguous.push_back(packed_host_copy(scale));
     scales.push_back(static_cast<const uint8_t*>(contiguous.back().data()));
   }
   inf_bit_tokens_desc desc = INF_BIT_TOKENS_DESC_INIT;
@@ -102,7 +94,7 @@ PromptFeatures prompt_features_from_value(const inf_api& api, inf_value* value) 
 }
 
 inf_value* prompt_features_to_value(const inf_api& api, const PromptFeatures& prompts) {
-  const Tensor features = packed(prompts.features);
+  const Tensor features = packed_host_copy(prompts.features);
   std::vector<uint32_t> lengths(prompts.lengths.begin(), prompts.lengths.end());
   inf_text_embedding_desc desc = INF_TEXT_EMBEDDING_DESC_INIT;
   desc.tokens = static_cast<uint32_t>(features.dim(0));
@@ -127,7 +119,7 @@ Tensor image_from_value(const inf_api& api, inf_value* value) {
 }
 
 RgbPixels::RgbPixels(const Tensor& model_pixels, int64_t index) : desc(INF_IMAGE_DESC_INIT) {
-  const Tensor image = packed(model_pixels.narrow(0, index, 1));  // [1, 3, H, W] in [-1, 1]
+  const Tensor image = packed_host_copy(model_pixels.narrow(0, index, 1));  // [1, 3, H, W] in [-1, 1]
   const int64_t height = image.dim(2), width = image.dim(3), plane = height * width;
   const auto* in = static_cast<const float*>(image.data());
   values.resize(static_cast<size_t>(plane * 3));

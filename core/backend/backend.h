@@ -133,4 +133,8 @@ std::vector<BackendInfo> list_backends();
 // "cpu", "cuda" (device 0) or "cuda:N". Throws inf::Error when it is not compiled or has no device.
 std::unique_ptr<Backend> create_backend(const std::string& name);
 
+// A packed copy of a (possibly strided) host tensor, made by the CPU backend's convert; the
+// tensor itself when it is packed already.
+Tensor packed_host_copy(const Tensor& host);
+
 }  // namespace inf

@@ -31,4 +31,11 @@ std::unique_ptr<Backend> create_backend(const std::string& name) {
   fail(ErrorKind::invalid_argument, "unknown backend '", name, "' (known: cpu, cuda, cuda:N)");
 }
 
+Tensor packed_host_copy(const Tensor& host) {
+  if (host.is_contiguous()) return host;
+  Tensor copy = Tensor::host(host.dtype(), host.shape());
+  create_cpu_backend()->convert(copy, host);
+  return copy;
+}
+
 }  // namespace inf

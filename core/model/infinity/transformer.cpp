@@ -72,11 +72,7 @@ void copy_rows(const Tensor& source, int64_t first, int64_t count, float* out) {
 
 // bits [B, n, d] u8 takes given[b, t, :] wherever keep[b, t] is 1 (region editing).
 void keep_given_bits(const Tensor& given, const Tensor& keep, Tensor& bits) {
-  Tensor source = given;
-  if (!source.is_contiguous()) {
-    source = Tensor::host(DType::u8, given.shape());
-    create_backend("cpu")->convert(source, given);
-  }
+  const Tensor source = packed_host_copy(given);
   const int64_t tokens = bits.dim(0) * bits.dim(1), width = bits.dim(2);
   const auto* flags = static_cast<const uint8_t*>(keep.data());
   const auto* from = static_cast<const uint8_t*>(source.data());
