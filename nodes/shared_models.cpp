@@ -18,7 +18,16 @@ std::shared_ptr<T> load_once(std::shared_ptr<T>& slot, Make&& make) {
   return slot;
 }
 
-[[noreturn]] void missing_part(const ModelManifest& manifest, const char* part, const char* key) {
+// An engine with neither a model directory nor a manifest is the usual first failure of a host
+// run without any model (the default model is not installed, or INFINODE_MODEL_DIR is set but
+// empty): say how to give it one rather than which manifest key is missing.
+[[noreturn]] void missing_part(const ModelManifest& manifest, const char* part, const char* key,
+                               const std::string& model_dir, const std::string& inline_manifest) {
+  if (model_dir.empty() && inline_manifest.empty())
+    fail(ErrorKind::invalid_argument, "no model, so no ", part,
+         ": the engine has no model directory and no manifest. Give it a model directory (a host's --model DIR), "
+         "set INFINODE_MODEL_DIR to one, or install the library's default model (models/default in a source "
+         "build); a manifest with \"", key, "\" or {\"random\": \"tiny\"} works too");
   fail(ErrorKind::invalid_argument, "no ", part, " in the model manifest ", manifest.origin, ": set \"", key,
        "\" (or create the engine with a model directory that holds one, or {\"random\": \"tiny\"})");
 }
@@ -69,7 +78,7 @@ std::shared_ptr<LoadedTokenizer> SharedModels::tokenizer(const std::string& expl
     source.path = explicit_spiece_path;
   } else {
     source = manifest().spiece;
-    if (source.empty()) missing_part(manifest(), "tokenizer", "spiece");
+    if (source.empty()) missing_part(manifest(), "tokenizer", "spiece", model_dir_, inline_manifest_);
   }
   std::lock_guard<std::mutex> lock(load_mutex_);
   auto& slot = tokenizers_[source.describe()];
@@ -86,7 +95,7 @@ std::shared_ptr<LoadedTokenizer> SharedModels::tokenizer(const std::string& expl
 
 std::shared_ptr<LoadedT5> SharedModels::t5() {
   const ModelSource source = manifest().t5;
-  if (source.empty()) missing_part(manifest(), "T5 text encoder", "t5");
+  if (source.empty()) missing_part(manifest(), "T5 text encoder", "t5", model_dir_, inline_manifest_);
   Backend& device = backend();
   std::lock_guard<std::mutex> lock(load_mutex_);
   return load_once(t5_, [&] { return std::make_shared<LoadedT5>(device, open_weights(source, "T5 encoder")); });
@@ -94,7 +103,7 @@ std::shared_ptr<LoadedT5> SharedModels::t5() {
 
 std::shared_ptr<LoadedTransformer> SharedModels::transformer() {
   const ModelSource source = manifest().transformer;
-  if (source.empty()) missing_part(manifest(), "transformer", "transformer");
+  if (source.empty()) missing_part(manifest(), "transformer", "transformer", model_dir_, inline_manifest_);
   Backend& device = backend();
   std::lock_guard<std::mutex> lock(load_mutex_);
   return load_once(transformer_,
@@ -103,7 +112,7 @@ std::shared_ptr<LoadedTransformer> SharedModels::transformer() {
 
 std::shared_ptr<LoadedVae> SharedModels::vae() {
   const ModelSource source = manifest().vae;
-  if (source.empty()) missing_part(manifest(), "VAE", "vae");
+  if (source.empty()) missing_part(manifest(), "VAE", "vae", model_dir_, inline_manifest_);
   Backend& device = backend();
   std::lock_guard<std::mutex> lock(load_mutex_);
   return load_once(vae_, [&] { return std::make_shared<LoadedVae>(device, open_weights(source, "VAE")); });
@@ -111,7 +120,7 @@ std::shared_ptr<LoadedVae> SharedModels::vae() {
 
 InfinityConfig SharedModels::transformer_config() {
   const ModelSource source = manifest().transformer;
-  if (source.empty()) missing_part(manifest(), "transformer", "transformer");
+  if (source.empty()) missing_part(manifest(), "transformer", "transformer", model_dir_, inline_manifest_);
   std::lock_guard<std::mutex> lock(load_mutex_);
   if (transformer_) return transformer_->model.config();
   if (!transformer_config_) {

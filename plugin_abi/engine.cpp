@@ -1,12 +1,20 @@
 #include "engine.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "api_functions.h"
 #include "common/log.h"
 #include "guard.h"
 #include "nodes/builtin_nodes.h"
+
+// The embedded default model's directory, set by plugin_abi/CMakeLists.txt (the cache variable
+// INFINODE_DEFAULT_MODEL_DIR, which packagers point at the installed copy); "" = none.
+#ifndef INF_DEFAULT_MODEL_DIR
+#define INF_DEFAULT_MODEL_DIR ""
+#endif
 
 namespace inf::abi {
 namespace {
@@ -74,6 +82,39 @@ std::string device_name(const char* requested) {
   api_fail(INF_STATUS_INVALID_ARGUMENT, "config->device '", name, "' is not \"cpu\", \"cuda\" or \"cuda:N\"");
 }
 
+// A model directory given as a C string: paths are bytes on POSIX, so no UTF-8 check, only a
+// bound on the length.
+std::string model_path(const char* path, const char* what) {
+  const size_t length = strnlen(path, kMaxPathBytes + 1);
+  if (length > kMaxPathBytes) api_fail(INF_STATUS_INVALID_ARGUMENT, what, " is longer than ", kMaxPathBytes, " bytes");
+  return std::string(path, length);
+}
+
+struct DefaultModel {
+  std::string dir;  // "" = none
+  std::string why;  // for the engine's log
+};
+
+// The model of an engine created with neither a model directory nor a manifest:
+// INFINODE_MODEL_DIR when it is set (set but empty: none; a bad directory is reported by the
+// first node that needs it, as for config->model_dir), else the compiled-in default when it
+// holds model.json (a build without the trained model must not pick up a half-filled
+// directory), else none. Read at each engine_create, so a host may change it in between.
+DefaultModel default_model() {
+  if (const char* variable = std::getenv("INFINODE_MODEL_DIR"); variable != nullptr) {
+    if (variable[0] == '\0') return {"", "no default model: INFINODE_MODEL_DIR is set but empty"};
+    std::string dir = model_path(variable, "INFINODE_MODEL_DIR");
+    return {dir, "default model: " + dir + " (from INFINODE_MODEL_DIR)"};
+  }
+  const std::string builtin = INF_DEFAULT_MODEL_DIR;
+  if (builtin.empty()) return {"", "no default model: this build has none and INFINODE_MODEL_DIR is not set"};
+  std::error_code error;
+  const std::filesystem::path manifest = std::filesystem::path(builtin) / "model.json";
+  if (!std::filesystem::is_regular_file(manifest, error))
+    return {"", "no default model: " + manifest.string() + " does not exist and INFINODE_MODEL_DIR is not set"};
+  return {builtin, "default model: " + builtin + " (built in)"};
+}
+
 }  // namespace
 
 void LogTarget::set(inf_log_fn callback, void* user_data, inf_log_level min_level) {
@@ -137,12 +178,7 @@ inf_status engine_create(const inf_engine_config* config, inf_engine** out_engin
       api_fail(INF_STATUS_INVALID_ARGUMENT, "config->log_level ", static_cast<int64_t>(settings.log_level),
                " is not an inf_log_level");
     std::string model_dir;
-    if (settings.model_dir != nullptr) {
-      // Paths are bytes on POSIX, so no UTF-8 check; only a bound on the length.
-      const size_t length = strnlen(settings.model_dir, kMaxPathBytes + 1);
-      if (length > kMaxPathBytes) api_fail(INF_STATUS_INVALID_ARGUMENT, "config->model_dir is longer than ", kMaxPathBytes, " bytes");
-      model_dir.assign(settings.model_dir, length);
-    }
+    if (settings.model_dir != nullptr) model_dir = model_path(settings.model_dir, "config->model_dir");
     const std::string device = device_name(settings.device);
     std::string manifest;
     if (settings.model_manifest != nullptr) {
@@ -154,9 +190,18 @@ inf_status engine_create(const inf_engine_config* config, inf_engine** out_engin
       if (bad != std::string::npos)
         api_fail(INF_STATUS_INVALID_ARGUMENT, "config->model_manifest is not valid UTF-8 (byte ", bad, ")");
     }
+    // NULL model_dir and NULL model_manifest: the default model. "" (or any manifest, even
+    // "") is the host's own choice and gets none, so hosts and tests can ask for "no model".
+    std::string default_choice;
+    if (settings.model_dir == nullptr && settings.model_manifest == nullptr) {
+      DefaultModel chosen = default_model();
+      model_dir = std::move(chosen.dir);
+      default_choice = std::move(chosen.why);
+    }
     install_core_log_router();
     auto engine = std::make_shared<EngineState>(std::move(model_dir), device, std::move(manifest));
     engine->log().set(settings.log_callback, settings.log_user_data, settings.log_level);
+    if (!default_choice.empty()) engine->log().emit(INF_LOG_INFO, default_choice.c_str());
     const uintptr_t id = mint_handle(HandleKind::engine, engine);
     if ((settings.flags & INF_ENGINE_FLAG_NO_BUILTIN_NODES) == 0) {
       const inf_status status = nodes::register_builtin_nodes(api_table(), as_handle<inf_engine>(id));

@@ -310,11 +310,16 @@ typedef void (*inf_log_fn)(void* user_data, inf_log_level level, const char* mes
  * a directory without one, the files under their default names. model_manifest is the same JSON
  * given inline: its entries override the directory's, relative paths are taken from model_dir
  * (or the working directory), and {"random": "tiny"} runs the whole pipeline on deterministic
- * random weights without any file. */
+ * random weights without any file.
+ * With model_dir and model_manifest both NULL the engine takes the default model: the directory
+ * in the environment variable INFINODE_MODEL_DIR when it is set (set but empty: none), else the
+ * library's built-in default directory when it holds model.json, else none. engine_model_dir
+ * reports the directory chosen, and the engine logs the choice at INF_LOG_INFO. model_dir ""
+ * (or any model_manifest) asks for no default: only what the config names. */
 typedef struct inf_engine_config {
   uint32_t struct_size;
   inf_log_level log_level;  /* least severe level given to log_callback */
-  const char* model_dir;    /* NULL = none */
+  const char* model_dir;    /* NULL = the default model (see above); "" = none */
   inf_log_fn log_callback;  /* NULL: warnings and errors go to stderr */
   void* log_user_data;
   uint32_t flags;           /* INF_ENGINE_FLAG_* */
@@ -407,7 +412,8 @@ struct inf_api {
   /* Replaces the log callback (NULL restores stderr for warnings and errors). */
   inf_status (*engine_set_log_callback)(inf_engine* engine, inf_log_fn callback, void* user_data,
                                         inf_log_level min_level);
-  /* The configured model directory ("" if none); valid while the engine lives. */
+  /* The engine's model directory: as configured, or the default model's when it was chosen
+   * (see inf_engine_config); "" if none. Valid while the engine lives. */
   inf_status (*engine_model_dir)(inf_engine* engine, const char** out_path);
   /* Adds a node type. The descriptor is validated and copied; on success the engine owns
    * provider_data (destroy is called later), on failure the caller keeps it. */

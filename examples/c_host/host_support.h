@@ -24,9 +24,11 @@ void host_unload(host* h);
 int host_check(const host* h, inf_status status, const char* what);
 
 /* Where the engine's models come from: a model directory, random weights ({"random": CONFIG}),
- * both (the random entry then fills what the directory lacks) or neither. */
+ * both (the random entry then fills what the directory lacks) or neither: the library's default
+ * model (INFINODE_MODEL_DIR, else its built-in directory; engine_model_dir says which, "" if
+ * there is none). */
 typedef struct engine_options {
-  const char* model_dir;     /* NULL: none */
+  const char* model_dir;     /* NULL: the library's default (with random_config NULL), else none */
   const char* random_config; /* NULL: none; e.g. "tiny" */
   const char* device;        /* NULL: "cpu" */
 } engine_options;

@@ -9,7 +9,11 @@
  *                 [--seed N] [--resolution KEY] [--previews PREFIX]
  *   infinode_host [--library PATH] edit --input IN.ppm --prompt P --keep-scales K -o OUT.ppm
  *                 [--mask MASK.pgm] [--model DIR | --random CONFIG] [--seed N] [--resolution KEY]
- *   infinode_host [--library PATH] cancel-demo [--model DIR | --random CONFIG (default tiny)]
+ *   infinode_host [--library PATH] cancel-demo [--model DIR | --random CONFIG]
+ *
+ * Without --model or --random the engine takes the library's default model (the directory in
+ * INFINODE_MODEL_DIR, else the one built in); cancel-demo falls back to --random tiny when the
+ * library has none.
  *
  * Exit status: 0 success, 1 a failed call (its status and message are printed), 2 usage. */
 #include <errno.h>
@@ -57,7 +61,8 @@ static void usage(void) {
           "       [--resolution KEY]                image.encode -> sampler.edit -> image.decode\n"
           "  cancel-demo                            cancels a generate job after step %u\n"
           "--resolution: auto, 0.06M (256x256), 0.25M, 0.60M or 1M (the nodes' resolution parameter)\n"
-          "engine options: --model DIR, --random CONFIG (random weights, e.g. tiny), --device NAME\n"
+          "engine options: --model DIR, --random CONFIG (random weights, e.g. tiny), --device NAME;\n"
+          "  neither: the library's default model (INFINODE_MODEL_DIR, else the built-in one)\n"
           "library: --library PATH (default libinfinode.so.1)\n",
           CANCEL_AFTER_STEP);
 }
@@ -374,9 +379,22 @@ static int command_cancel_demo(const host* h, const options* o) {
   inf_engine* engine = NULL;
   inf_node* generate = NULL;
   inf_value* embedding = NULL;
+  const char* model_dir = NULL;
   int failed = 1;
-  if (engine_choice.model_dir == NULL && engine_choice.random_config == NULL) engine_choice.random_config = "tiny";
   if (host_create_engine(h, &engine_choice, &engine)) return 1;
+  /* Cancelling needs some model, not a good one: where the library has no default model (not
+   * installed, or INFINODE_MODEL_DIR set but empty), the random tiny pipeline runs the demo. */
+  if (engine_choice.model_dir == NULL && engine_choice.random_config == NULL) {
+    if (host_check(h, h->api->engine_model_dir(engine, &model_dir), "engine_model_dir")) goto done;
+    if (model_dir[0] == '\0') {
+      printf("no default model: the demo runs on random weights (--random tiny)\n");
+      if (host_release_engine(h, &engine)) goto done;
+      engine_choice.random_config = "tiny";
+      if (host_create_engine(h, &engine_choice, &engine)) goto done;
+    } else {
+      printf("default model: %s\n", model_dir);
+    }
+  }
   if (encode_prompt(h, engine, "an endless lighthouse", &embedding)) goto done;
   if (create_node(h, engine, NODE_GENERATE, &generate)) goto done;
   if (o->resolution != NULL &&

@@ -42,7 +42,9 @@ struct SleepyStats {
   std::atomic<int> provider_destroyed{0};
 };
 
-// The engine every test gets; built-in nodes registered, messages collected.
+// The engine every test gets; built-in nodes registered, messages collected. It has no model
+// (model_dir "", not NULL): the tests must not depend on whether the default model is
+// installed or INFINODE_MODEL_DIR is set.
 class AbiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -50,6 +52,7 @@ class AbiTest : public ::testing::Test {
     A = api();
     ASSERT_NE(A, nullptr);
     inf_engine_config config = INF_ENGINE_CONFIG_INIT;
+    config.model_dir = "";
     config.log_callback = &AbiTest::collect_log;
     config.log_user_data = this;
     config.log_level = INF_LOG_DEBUG;

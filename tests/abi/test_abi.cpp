@@ -1,6 +1,10 @@
 // The ABI's contract from a host's side: version negotiation, node listing, struct_size rules,
 // and bad input of every kind answered with a status and a message, never a crash.
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -353,6 +357,132 @@ TEST_F(AbiErrors, EngineConfigIsChecked) {
   EXPECT_NE(std::string(A->last_error()).find("UTF-8"), std::string::npos) << A->last_error();
   EXPECT_EQ(A->engine_device(nullptr, &device), INF_STATUS_INVALID_ARGUMENT);
   EXPECT_EQ(A->engine_model_manifest(engine, nullptr), INF_STATUS_INVALID_ARGUMENT);
+}
+
+// Sets (or, with nullopt, unsets) an environment variable for one scope and restores what was
+// there before, so no test leaks INFINODE_MODEL_DIR into the next.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
+    if (const char* old = std::getenv(name)) previous_ = old;
+    if (value) {
+      setenv(name, value->c_str(), 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (previous_) {
+      setenv(name_, previous_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> previous_;
+};
+
+// Engines created with model_dir and model_manifest both NULL take the default model.
+class AbiDefaultModel : public AbiTest {
+ protected:
+  // A model directory whose model.json is the random tiny pipeline: no weight files needed.
+  static std::string tiny_model_dir() {
+    const std::string dir = ::testing::TempDir() + "abi_default_model";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/model.json") << R"({"format": "infinode.model", "version": 1, "random": "tiny"})";
+    return dir;
+  }
+
+  // The model directory of an engine made from `config` (log lines collected).
+  std::string model_dir_of(inf_engine_config config) {
+    config.log_callback = &AbiTest::collect_log;
+    config.log_user_data = this;
+    config.log_level = INF_LOG_DEBUG;
+    inf_engine* other = nullptr;
+    EXPECT_EQ(A->engine_create(&config, &other), INF_STATUS_OK) << A->last_error();
+    if (other == nullptr) return "(no engine)";
+    const char* dir = nullptr;
+    EXPECT_EQ(A->engine_model_dir(other, &dir), INF_STATUS_OK);
+    const std::string result = dir != nullptr ? dir : "(NULL)";
+    EXPECT_EQ(A->engine_release(other), INF_STATUS_OK);
+    return result;
+  }
+
+  // Tokenizes a prompt on a fresh engine made from `config`; returns the job's result.
+  inf_status tokenize_on(const inf_engine_config& config, std::string* message) {
+    inf_engine* other = nullptr;
+    EXPECT_EQ(A->engine_create(&config, &other), INF_STATUS_OK) << A->last_error();
+    if (other == nullptr) return INF_STATUS_INTERNAL;
+    inf_node* node = nullptr;
+    EXPECT_EQ(A->node_create(other, "org.infinode.text.tokenize", &node), INF_STATUS_OK);
+    inf_value* prompt = make_text("a red cube");
+    inf_value* ids = nullptr;
+    const inf_status result = run_to_end(node, {prompt}, &ids, nullptr, message);
+    if (ids != nullptr) {
+      EXPECT_EQ(A->value_release(ids), INF_STATUS_OK);
+    }
+    EXPECT_EQ(A->value_release(prompt), INF_STATUS_OK);
+    EXPECT_EQ(A->node_release(node), INF_STATUS_OK);
+    EXPECT_EQ(A->engine_release(other), INF_STATUS_OK);
+    return result;
+  }
+};
+
+TEST_F(AbiDefaultModel, EnvironmentVariableNamesTheDefaultModel) {
+  const std::string dir = tiny_model_dir();
+  const ScopedEnv env("INFINODE_MODEL_DIR", dir);
+  const inf_engine_config config = INF_ENGINE_CONFIG_INIT;
+  EXPECT_EQ(model_dir_of(config), dir);
+  EXPECT_TRUE(logged("INFINODE_MODEL_DIR")) << "the engine logs which default it took";
+  std::string message;
+  EXPECT_EQ(tokenize_on(config, &message), INF_STATUS_OK) << "the nodes load the default model: " << message;
+
+  inf_engine* other = nullptr;
+  ASSERT_EQ(A->engine_create(nullptr, &other), INF_STATUS_OK) << "a NULL config is the default too";
+  const char* reported = nullptr;
+  ASSERT_EQ(A->engine_model_dir(other, &reported), INF_STATUS_OK);
+  EXPECT_EQ(std::string(reported), dir);
+  EXPECT_EQ(A->engine_release(other), INF_STATUS_OK);
+}
+
+TEST_F(AbiDefaultModel, EmptyEnvironmentVariableMeansNoDefaultModel) {
+  const ScopedEnv env("INFINODE_MODEL_DIR", std::string());
+  const inf_engine_config config = INF_ENGINE_CONFIG_INIT;
+  EXPECT_EQ(model_dir_of(config), "") << "not even the built-in default";
+  EXPECT_TRUE(logged("no default model")) << "the engine logs that it has none";
+  std::string message;
+  EXPECT_EQ(tokenize_on(config, &message), INF_STATUS_INVALID_ARGUMENT);
+  EXPECT_NE(message.find("no model"), std::string::npos) << message;
+  EXPECT_NE(message.find("INFINODE_MODEL_DIR"), std::string::npos) << "the message says how to get one: " << message;
+}
+
+TEST_F(AbiDefaultModel, ExplicitChoicesWinOverTheEnvironment) {
+  const ScopedEnv env("INFINODE_MODEL_DIR", tiny_model_dir());
+  inf_engine_config config = INF_ENGINE_CONFIG_INIT;
+  config.model_dir = "/some/models";
+  EXPECT_EQ(model_dir_of(config), "/some/models");
+  config.model_dir = "";
+  EXPECT_EQ(model_dir_of(config), "") << "\"\" asks for no model directory at all";
+  config.model_dir = nullptr;
+  config.model_manifest = "{\"random\": \"tiny\"}";
+  EXPECT_EQ(model_dir_of(config), "") << "a manifest is a complete choice: no default directory under it";
+  EXPECT_FALSE(logged("default model")) << "no default was looked for";
+}
+
+TEST_F(AbiDefaultModel, BuiltInDefaultOnlyWhenItHoldsAModel) {
+  const ScopedEnv env("INFINODE_MODEL_DIR", std::nullopt);
+  // The library's compiled-in directory (INFINODE_DEFAULT_MODEL_DIR) counts only once its
+  // model.json exists: a tree without the trained model behaves as before.
+  const std::string builtin = INF_DEFAULT_MODEL_DIR;
+  std::error_code error;
+  const bool installed = !builtin.empty() && std::filesystem::is_regular_file(builtin + "/model.json", error);
+  const inf_engine_config config = INF_ENGINE_CONFIG_INIT;
+  EXPECT_EQ(model_dir_of(config), installed ? builtin : std::string());
+  EXPECT_TRUE(logged(installed ? "(built in)" : "no default model"));
 }
 
 using AbiLog = AbiTest;

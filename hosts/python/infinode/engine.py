@@ -55,7 +55,10 @@ class Engine(Handle):
     """An inf_engine.
 
     model_dir: a model directory (model.json or default file names); manifest: inline manifest
-    JSON as a dict or str ({"random": "tiny"} runs everything on random weights); device:
+    JSON as a dict or str ({"random": "tiny"} runs everything on random weights). With neither
+    (both None) the engine takes the library's default model: the directory in the environment
+    variable INFINODE_MODEL_DIR (set but empty: none), else the library's built-in one when it is
+    installed; model_dir tells which ("" if none). model_dir="" asks for no model. device:
     "cpu", "cuda" or "cuda:N"; log: log(level, message), called on any thread (it must not
     call into infinode) for messages at log_level or above; builtin_nodes=False starts empty.
     """

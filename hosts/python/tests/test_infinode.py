@@ -175,6 +175,44 @@ class NodeListingTests(unittest.TestCase):
             Engine(device="tpu")
 
 
+class DefaultModelTests(unittest.TestCase):
+    """Engine() with neither model_dir nor manifest takes the library's default model:
+    INFINODE_MODEL_DIR, else the built-in directory. The tests set the variable (the library reads
+    it at each engine creation), so they do not depend on whether models/default is installed."""
+
+    def setUp(self):
+        self.saved = os.environ.get("INFINODE_MODEL_DIR")
+
+    def tearDown(self):
+        if self.saved is None:
+            os.environ.pop("INFINODE_MODEL_DIR", None)
+        else:
+            os.environ["INFINODE_MODEL_DIR"] = self.saved
+
+    def test_the_environment_names_the_default_model(self):
+        with tempfile.TemporaryDirectory() as directory:
+            with open(os.path.join(directory, "model.json"), "w") as manifest:
+                json.dump({"format": "infinode.model", "version": 1, "random": "tiny"}, manifest)
+            os.environ["INFINODE_MODEL_DIR"] = directory
+            with Engine() as engine:
+                self.assertEqual(engine.model_dir, directory)
+                with engine.create_node("org.infinode.text.tokenize") as tokenize:
+                    with tokenize.run("ab")["ids"] as ids:  # the default model's byte tokenizer
+                        self.assertEqual(ids.read_token_ids(), [ord("a") + 3, ord("b") + 3, 1])
+            with Engine(model_dir="") as engine:
+                self.assertEqual(engine.model_dir, "", 'model_dir="" asks for no model')
+            with Engine(manifest=RANDOM_TINY) as engine:
+                self.assertEqual(engine.model_dir, "", "a manifest gets no default directory")
+
+    def test_an_empty_variable_means_no_default_model(self):
+        os.environ["INFINODE_MODEL_DIR"] = ""
+        with Engine() as engine:
+            self.assertEqual(engine.model_dir, "")
+            with engine.create_node("org.infinode.text.tokenize") as tokenize:
+                with self.assertRaisesRegex(InvalidArgumentError, "no model.*INFINODE_MODEL_DIR"):
+                    tokenize.run("ab", timeout=PATIENCE_SECONDS)
+
+
 class ParameterTests(unittest.TestCase):
     def setUp(self):
         self.node = ENGINE.create_node("org.infinode.sampler.generate")
