@@ -89,9 +89,53 @@ void job_watch_init(job_watch* watch, const host* h, const char* label) {
   watch->done_result = INF_STATUS_INTERNAL;
 }
 
+int job_watch_close_gate(job_watch* watch) {
+  int error = pthread_mutex_init(&watch->gate_mutex, NULL);
+  if (error != 0) {
+    fprintf(stderr, "infinode_host: pthread_mutex_init: %s\n", strerror(error));
+    return 1;
+  }
+  error = pthread_cond_init(&watch->gate_opened, NULL);
+  if (error != 0) {
+    fprintf(stderr, "infinode_host: pthread_cond_init: %s\n", strerror(error));
+    pthread_mutex_destroy(&watch->gate_mutex);
+    return 1;
+  }
+  watch->gate_open = 0;
+  watch->gated = 1;
+  return 0;
+}
+
+void job_watch_open_gate(job_watch* watch) {
+  if (!watch->gated) return;
+  pthread_mutex_lock(&watch->gate_mutex);
+  watch->gate_open = 1;
+  pthread_cond_broadcast(&watch->gate_opened);
+  pthread_mutex_unlock(&watch->gate_mutex);
+}
+
+void job_watch_destroy(job_watch* watch) {
+  if (!watch->gated) return;
+  pthread_cond_destroy(&watch->gate_opened);
+  pthread_mutex_destroy(&watch->gate_mutex);
+  watch->gated = 0;
+}
+
+/* On the worker thread: waits until the host opens the gate. The loop re-checks gate_open, as
+ * pthread_cond_wait may wake spuriously, and the flag (set under the mutex) also covers a gate
+ * opened before the worker got here: then there is nothing to wait for. */
+static void pass_gate(job_watch* watch) {
+  pthread_mutex_lock(&watch->gate_mutex);
+  while (!watch->gate_open) pthread_cond_wait(&watch->gate_opened, &watch->gate_mutex);
+  pthread_mutex_unlock(&watch->gate_mutex);
+}
+
 /* The callbacks run on the job's worker thread, one at a time. */
 static int32_t on_progress(void* user_data, const inf_progress* progress) {
   job_watch* watch = (job_watch*)user_data;
+  /* Before anything is counted: the library reads the cancel flag only after on_progress
+   * returns, so whatever the host did before opening the gate is seen at this step boundary. */
+  if (watch->gated) pass_gate(watch);
   ++watch->steps_seen;
   watch->last_step = progress->step;
   printf("  %s: %s %u/%u  %.3f s\n", watch->label, progress->stage != NULL ? progress->stage : "step", progress->step,

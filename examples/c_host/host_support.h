@@ -4,6 +4,7 @@
 #ifndef INFINODE_HOST_SUPPORT_H
 #define INFINODE_HOST_SUPPORT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,8 +42,11 @@ typedef struct port_value {
   inf_value* value; /* NULL leaves an optional port unconnected */
 } port_value;
 
-/* What a job's callbacks print and count. The fields after `label` are read after job_wait,
- * which orders them after the worker thread's writes. */
+/* What a job's callbacks print and count. The settings (up to preview_prefix) and `gated` are
+ * written before the job is submitted, which orders them before the worker thread reads them.
+ * The counts (steps_seen .. done_result) are written by the worker thread only and read by the
+ * host after job_wait, which orders them after the worker's writes. gate_open is the one field
+ * both threads touch while the job runs: only under gate_mutex. */
 typedef struct job_watch {
   const host* h;
   const char* label;           /* printed before every line */
@@ -54,10 +58,31 @@ typedef struct job_watch {
   int preview_failures;
   int done_calls;
   inf_status done_result;      /* as on_done saw it */
+  /* The optional gate (job_watch_close_gate): while it is closed, on_progress waits before it
+   * counts or prints a step, so the worker cannot get past its first step boundary until the
+   * host opens it. That lets a host do something "before the job's first step ends" (e.g.
+   * job_cancel) without depending on how fast either thread happens to run. */
+  int gated;                   /* job_watch_close_gate succeeded: the fields below are live */
+  int gate_open;               /* guarded by gate_mutex */
+  pthread_mutex_t gate_mutex;
+  pthread_cond_t gate_opened;  /* signalled when gate_open becomes 1 */
 } job_watch;
 
-/* A job_watch for label (zeroed; callbacks print progress and the result). */
+/* A job_watch for label (zeroed; callbacks print progress and the result; no gate). */
 void job_watch_init(job_watch* watch, const host* h, const char* label);
+
+/* Gives watch a closed gate: call before the job starts. Prints why and returns nonzero on
+ * failure (the watch is then left ungated). Every gate must be opened (job_watch_open_gate),
+ * whatever happens, or the job never finishes and job_wait blocks for ever. */
+int job_watch_close_gate(job_watch* watch);
+
+/* Opens the gate: on_progress calls waiting on it go on, later ones do not wait. Idempotent;
+ * does nothing without a gate. */
+void job_watch_open_gate(job_watch* watch);
+
+/* Frees the gate's mutex and condition variable, if any: only once the job is done (after
+ * job_wait returned OK: on_done has returned and no callback of the job runs any more). */
+void job_watch_destroy(job_watch* watch);
 
 /* Starts node on inputs named by port id; ports not named stay unconnected. The callbacks of
  * watch are installed (watch must outlive the job's on_done). */

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <vector>
@@ -53,7 +54,10 @@ std::string model_directory(const ModelFlags& flags, bool parts_named) {
     return flags.model_dir;
   }
   if (!flags.random_weights.empty()) return {};  // every part not named is random
-  const std::string fallback = INF_DEFAULT_MODEL_DIR;
+  // The library's rule for engines without a model (docs/model-manifest.md): INFINODE_MODEL_DIR
+  // when set (empty: no default), else the built-in default when it exists.
+  std::string fallback = INF_DEFAULT_MODEL_DIR;
+  if (const char* variable = std::getenv("INFINODE_MODEL_DIR"); variable != nullptr) fallback = variable;
   std::error_code error;
   if (!fallback.empty() && fs::is_directory(fallback, error)) return fallback;
   INF_CHECK(parts_named, ErrorKind::invalid_argument,
