@@ -22,9 +22,10 @@ loading is paid once per call). Seeds: call c (prompts c*K .. c*K+K-1, K = --per
 stream; so prompt i is drawn with seed S + i // K at image index i % K. The same
 (--seed, --per-call) gives the same images on any thread count (docs/nodes.md, `seed`).
 
-Scoring: eval_images.evaluate (rules in score.py). The detector is validated at 128x128; outputs of
-another square size are area-averaged (integer factor) or point-sampled to 128x128 and the run
-is flagged ("resized" in the summary, a warning on stdout). Non-square outputs fail their prompt.
+Scoring: eval_images.evaluate (rules in score.py). The detector is validated at 128x128 and at
+64x64 (check_detector.py --size 64; the default model draws 64x64); outputs of another square
+size are area-averaged (integer factor) or point-sampled to 128x128 and the run is flagged
+("resized" in the summary, a warning on stdout). Non-square outputs fail their prompt.
 
 Timing: the wall time of the generate calls divided by the images (process start and model
 loading included, amortised over --per-call images), the CLI's own total and per-scale sampler
@@ -69,7 +70,8 @@ from eval_images import evaluate  # noqa: E402
 from pngio import write_png  # noqa: E402
 from score import format_summary  # noqa: E402
 
-DETECTOR_SIDE = 128  # the size check_detector.py validated the detector at
+DETECTOR_SIDE = 128  # outputs of other sizes are resized to this
+VALIDATED_SIDES = (64, 128)  # the sizes check_detector.py validated the detector at: scored as they are
 DEFAULT_PROMPTS = 200
 EVAL_SEED = 2024
 EXIT_BELOW_FLOOR, EXIT_BROKEN, EXIT_SKIP = 1, 2, 77
@@ -157,11 +159,11 @@ def calls_for(prompts, per_call, base_seed):
 # ---- images as the detector wants them ---------------------------------------------------------
 
 def to_detector_size(image):
-    """uint8 HxWx3 -> (128x128x3 image, how it was changed or None). Raises ValueError if not square."""
+    """uint8 HxWx3 -> (the image at a validated side, how it was changed or None). Raises ValueError if not square."""
     height, width = image.shape[:2]
     if height != width:
         raise ValueError(f"{width}x{height} is not square; the benchmark scores square images")
-    if height == DETECTOR_SIDE:
+    if height in VALIDATED_SIDES:
         return image, None
     if height % DETECTOR_SIDE == 0:  # area average over factor x factor blocks
         factor = height // DETECTOR_SIDE

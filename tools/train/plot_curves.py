@@ -26,8 +26,8 @@ def smooth(y, n=25):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--vae-log', nargs='*', help='VAE logs of consecutive phases')
-    ap.add_argument('--t2i-log')
-    ap.add_argument('--t2i-log-noflip')
+    ap.add_argument('--t2i-log', nargs='*', help='transformer logs of consecutive stages')
+    ap.add_argument('--t2i-log-noflip', nargs='*')
     ap.add_argument('--out', required=True)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -39,7 +39,7 @@ def main():
             log += [dict(r, step=r['step'] + offset) for r in part]
             offset = log[-1]['step'] + 1
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-        for full, lab in ((False, '64x64 crops'), (True, 'whole 128x128 scenes')):
+        for full, lab in ((False, 'random crops'), (True, 'whole scenes')):
             e = [r for r in log if r.get('full', False) == full]
             if e:
                 ax[0].plot([r['step'] for r in e], smooth([r['l1'] + r['mse'] for r in e]), label=lab)
@@ -48,7 +48,7 @@ def main():
             for k, st in enumerate(starts[1:]):  # phase boundaries (B adds the object weighting)
                 x.axvline(st, color='grey', ls=':', lw=1)
                 x.text(st, 1, ' phase ' + 'ABCDEF'[k + 1], transform=x.get_xaxis_transform(), va='top', fontsize=8)
-        ax[0].set_yscale('log'), ax[0].set_title('BSQ-VAE: L1 + MSE (train batch; object-weighted from B)')
+        ax[0].set_yscale('log'), ax[0].set_title('BSQ-VAE: L1 + MSE (train batch, object-weighted)')
         ax[0].set_xlabel('step')
         ax[1].set_title('BSQ-VAE: PSNR dB (train batch, all scales)'), ax[1].set_xlabel('step')
         for x in ax:
@@ -59,8 +59,12 @@ def main():
         runs = [(a.t2i_log, 'self-correction on (flip 0.3)')]
         if a.t2i_log_noflip:
             runs.append((a.t2i_log_noflip, 'self-correction off'))
-        for path, lab in runs:
-            log = json.load(open(path))
+        for paths, lab in runs:
+            log, offset = [], 0
+            for path in paths:  # consecutive stages: steps continue
+                part = json.load(open(path))
+                log += [dict(r, step=r['step'] + offset) for r in part]
+                offset = log[-1]['step'] + 1
             steps = [r['step'] for r in log]
             ax[0].plot(steps, smooth([r['loss'] for r in log], 50), label=lab)
             ax[1].plot(steps, smooth([np.mean(r['bit_acc']) for r in log], 50), label=lab + ' (mean of scales)')

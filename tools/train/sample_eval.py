@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(_ROOT, 'shapes'))
 sys.path.insert(0, os.path.join(_ROOT, 'shapes_eval'))
 import scenes  # noqa: E402
 from pngio import write_png  # noqa: E402
-from export import load_infinity, load_t5, load_vae  # noqa: E402
+from export import load_infinity, load_t5, load_vae, read_safetensors  # noqa: E402
 from infinity_model import Schedule  # noqa: E402
 import data  # noqa: E402
 
@@ -56,9 +56,17 @@ def score(out_dir, prompts_path):
                              '--out', os.path.join(out_dir, 'summary.json')])
 
 
-def write_prompts(out_dir):
+def vae_image_size(vae_path):
+    """The side the VAE was trained at (train_vae.py's 'image_size' metadata), else 128."""
+    return int(read_safetensors(vae_path)[1].get('image_size', scenes.DEFAULT_IMAGE_SIZE))
+
+
+def write_prompts(out_dir, image_size=scenes.DEFAULT_IMAGE_SIZE, split='heldout'):
+    """The 200 benchmark prompts (split 'train': 200 prompts drawn the same way from training
+    combinations, to tell 'cannot draw' from 'cannot compose'); their reference scenes render at
+    image_size (the geometry is in fractions of the side, so captions and scoring do not depend on it)."""
     path = os.path.join(out_dir, 'prompts.json')
-    scenes.save_eval_prompts(path, scenes.make_eval_prompts(200))
+    scenes.save_eval_prompts(path, scenes.make_eval_prompts(200, image_size=image_size, split=split))
     return path, scenes.load_eval_prompts(path)
 
 
@@ -77,7 +85,7 @@ def grid_png(out_dir, n=20, cols=10):
 def cmd_vae(a):
     vae = load_vae(a.vae).eval()
     grids = [(int(g), int(g)) for g in a.schedule.split(',')]
-    prompts_path, prompts = write_prompts(a.out)
+    prompts_path, prompts = write_prompts(a.out, vae_image_size(a.vae))
     psnrs = []
     with torch.no_grad():
         for s in range(0, len(prompts), 20):
@@ -108,7 +116,7 @@ def cmd_model(a):
         grids = [(int(g), int(g)) for g in a.schedule.split(',')]
         sched = Schedule(grids, grids[-1])
     tok = data.Tokenizer(files['spiece'], max_length=model.cfg.text_maxlen)
-    prompts_path, prompts = write_prompts(a.out)
+    prompts_path, prompts = write_prompts(a.out, split=a.split)
     prompts = prompts[:a.limit] if a.limit else prompts
     t0 = time.time()
     with torch.no_grad():
@@ -129,7 +137,7 @@ def cmd_model(a):
 def cmd_cpp(a):
     """The same prompts and seed through the C++ CLI, one process per prompt (batch of 1)."""
     import subprocess
-    prompts_path, prompts = write_prompts(a.out)
+    prompts_path, prompts = write_prompts(a.out, split=a.split)
     prompts = prompts[:a.limit] if a.limit else prompts
     t0, gen = time.time(), 0.0
     for i, p in enumerate(prompts):
@@ -167,6 +175,9 @@ def main():
     c.add_argument('--limit', type=int, default=0)
     v = sub.add_parser('vae')
     v.add_argument('--vae', required=True)
+    for p in (m, c):
+        p.add_argument('--split', default='heldout', choices=('heldout', 'train'),
+                       help='prompt combinations: the held-out benchmark (default) or training ones')
     for p in (m, v, c):
         p.add_argument('--schedule', default='1,2,4,8,16')
         p.add_argument('--out', required=True)

@@ -91,6 +91,9 @@ def main():
     ap.add_argument('--cond-drop', type=float, default=0.1)
     ap.add_argument('--image-size', type=int, default=128)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--stop-after', type=int, default=-1, help='stop after N steps (LR schedule unchanged)')
+    ap.add_argument('--init', help='continue from this transformer.pt (model and T5 weights; a fresh optimizer and '
+                                   'LR schedule; the schedule may differ: lvl_embed has a row per scale index)')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--log-every', type=int, default=50)
     ap.add_argument('--ckpt-every', type=int, default=250)
@@ -135,6 +138,11 @@ def main():
     model = Infinity(InfinityConfig(depth=a.depth, embed_dim=a.width, num_heads=a.heads, bits=vae.cfg.bits,
                                     text_channels=a.t5_width, text_maxlen=a.text_maxlen,
                                     block_chunks=a.block_chunks)).init_weights()
+    if a.init:
+        state = torch.load(a.init)
+        model.load_state_dict(state['model'])
+        t5.load_state_dict(state['t5'])
+        print(f"continuing from {a.init} (step {state['step']}, schedule {state['args']['schedule']})", flush=True)
     n = lambda m: sum(p.numel() for p in m.parameters()) / 1e6
     print(f'transformer {n(model):.2f} M, T5 {n(t5):.2f} M, VAE {n(vae):.2f} M; schedule {grids} '
           f'({sched.total} tokens); spm {tok.pieces} pieces; flip {a.flip}', flush=True)
@@ -165,7 +173,7 @@ def main():
     step = 0
     while True:
         prog = step / a.steps if a.minutes <= 0 else max(step / a.steps, (time.time() - t0) / (60 * a.minutes))
-        if prog >= 1:
+        if prog >= 1 or step == a.stop_after:
             break
         for gr in opt.param_groups:
             gr['lr'] = a.lr * lr_at(step, prog)

@@ -94,6 +94,9 @@ def main():
     ap.add_argument('--commit-w', type=float, default=0.25)
     ap.add_argument('--commit-z-w', type=float, default=1.0, help='weight of ||z - summed codes||^2')
     ap.add_argument('--fg-w', type=float, default=4.0, help='extra loss weight of object pixels')
+    ap.add_argument('--edge-w', type=float, default=0.0,
+                    help='weight of the L1 difference of horizontal and vertical pixel gradients (object-weighted '
+                         'as the pixels): sharp corners are what tells a small diamond or square from a circle')
     ap.add_argument('--stop-after', type=int, default=-1, help='stop after N steps (schedule unchanged)')
     ap.add_argument('--freeze-encoder', action='store_true', help='train the decoder only')
     ap.add_argument('--init', help='start from these exported VAE weights')
@@ -154,7 +157,13 @@ def main():
         l1 = ((rec - x).abs() * wpix).mean() / wpix.mean()
         l2 = ((rec - x) ** 2 * wpix).mean() / wpix.mean()
         ent = stats['entropy_sample'] - stats['entropy_codebook']
-        loss = l1 + l2 + a.commit_w * stats['commit'] + a.commit_z_w * stats['commit_z'] + a.entropy_w * ent
+        edge = rec.new_zeros(())
+        if a.edge_w > 0:
+            for dim in (2, 3):  # vertical, horizontal finite differences [B, 3, H-1, W] / [B, 3, H, W-1]
+                d_rec, d_x = rec.diff(dim=dim), x.diff(dim=dim)
+                w = torch.maximum(wpix.narrow(dim, 0, wpix.shape[dim] - 1), wpix.narrow(dim, 1, wpix.shape[dim] - 1))
+                edge = edge + ((d_rec - d_x).abs() * w).mean() / w.mean()
+        loss = l1 + l2 + a.edge_w * edge + a.commit_w * stats['commit'] + a.commit_z_w * stats['commit_z'] + a.entropy_w * ent
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in vae.parameters() if p.requires_grad], 1.0)
