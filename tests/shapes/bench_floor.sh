@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# The prompt-adherence benchmark's floor (issue 7): tools/shapes_eval/bench.py on the first 10
-# held-out prompts (two of each kind), base seed 0, all 10 in one generate call (so prompt i is
-# image i of seed 0), one engine thread.
-#   bench_floor.sh floor     models/default must reach FLOOR overall (skips, 77, while it is absent)
+# The prompt-adherence benchmark's floor (issue 7): tools/shapes_eval/bench.py on the first 20
+# held-out prompts (four of each kind), base seed 0, 10 prompts per generate call (prompt i is
+# image i % 10 of seed i // 10), one engine thread.
+#   bench_floor.sh floor     models/default must reach FLOOR (skips, 77, while it is absent)
 #   bench_floor.sh random    the engine's random "tiny" pipeline must fall below FLOOR
 #   bench_floor.sh shuffled  models/default with its transformer's weights permuted per tensor
 #                            (trained VAE and T5, so the pictures still look like the world) must
 #                            fall below FLOOR (skips while models/default is absent)
 #   bench_floor.sh plumbing  a fake engine (fake_infinode.py) that draws each caption's true scene
 #                            at 256x256, 3 prompts per call: bench.py must score exactly 100%
+# FLOOR is on the fraction of passed checks (every check each prompt asks: count, colour, shape,
+# size, position, relation), not on whole prompts: the shipped model gets few prompts entirely
+# right (docs/training/notes.md), so a floor on whole prompts could not tell it from noise.
+# Measured at these settings (docs/training/notes.md): the shipped model passes 44.9% of its
+# checks, the random control 0.0% and the shuffled one 5.1%. FLOOR sits between them, far enough
+# below the model to allow for bits that split differently on another CPU.
 # A control that passes the floor means the benchmark cannot tell a model from noise.
-# FLOOR is provisional until the shipped model is measured: set it a margin below that model's
-# 10-prompt score at these seeds (accuracy moves in steps of 10%). The random and shuffled
-# controls scored 0/10 when this was written (shuffled: on an 8-step smoke-trained model).
 # Needs INFINODE (the CLI) and INF_SOURCE_DIR (the repository) in the environment; skips (77)
 # when no python3 with numpy is found. Exit: 0 pass, 1 fail, 77 skipped.
 set -u
-FLOOR=0.6
+FLOOR=0.30
 mode="${1:-floor}"
 source_dir="${INF_SOURCE_DIR:?INF_SOURCE_DIR must name the repository}"
 engine="${INFINODE:?INFINODE must name the infinode executable}"
@@ -36,8 +39,8 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-bench=("$python" "$source_dir/tools/shapes_eval/bench.py" --infinode "$engine" --count 10 --per-call 10
-       --seed 0 --threads 1 --min-accuracy "$FLOOR" --out "$work/bench" --show 10 -q)
+bench=("$python" "$source_dir/tools/shapes_eval/bench.py" --infinode "$engine" --count 20 --per-call 10
+       --seed 0 --threads 1 --min-check-accuracy "$FLOOR" --out "$work/bench" --show 10 -q)
 
 case "$mode" in
   floor)
@@ -47,7 +50,8 @@ case "$mode" in
   plumbing)
     printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$python" "$source_dir/tests/shapes/fake_infinode.py" >"$work/fake"
     chmod +x "$work/fake"
-    FAKE_SIZE=256 "${bench[@]}" --infinode "$work/fake" --model "$work" --per-call 3 --min-accuracy 1.0
+    FAKE_SIZE=256 "${bench[@]}" --infinode "$work/fake" --model "$work" --per-call 3 --min-accuracy 1.0 \
+      --min-check-accuracy 1.0
     exit $?
     ;;
   random | shuffled)

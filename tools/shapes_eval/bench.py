@@ -392,6 +392,7 @@ def compare_with_torch(args, calls, call_records, folders, prompts, engine_recor
         "torch_seconds_per_image": torch_wall / max(1, len(prompts)),
         "summary": summary, "found": found,
         "verdicts_agree": sum(r["passed"] == e["passed"] for r, e in zip(records, engine_records)),
+        "check_accuracy": check_accuracy(records),
         "results": records,
     }
 
@@ -511,7 +512,9 @@ def run_benchmark(args):
         "found": found,
         "timing": timing,
         "summary": summary,
+        "check_accuracy": check_accuracy(records),
         "min_accuracy": args.min_accuracy,
+        "min_check_accuracy": args.min_check_accuracy,
         "results": records,
     }
     if args.compare_torch:
@@ -524,9 +527,17 @@ def run_benchmark(args):
     return result, out
 
 
+def check_accuracy(records):
+    """Passed checks over asked checks, pooled over the prompts: partial credit for a picture that
+    gets the colour right and the shape wrong (0 when nothing was scored)."""
+    verdicts = [ok for record in records for ok in record["checks"].values()]
+    return sum(verdicts) / len(verdicts) if verdicts else 0.0
+
+
 def print_report(result, out, show):
     timing, settings = result["timing"], result["settings"]
     print(format_summary(result["summary"], f"{result['model']}: {result['found']}/{result['count']} images scored"))
+    print(f"  checks passed    {100 * result['check_accuracy']:5.1f}%  (every asked check of every prompt)")
     if result["resized"]:
         print(f"WARNING: the engine's outputs are {', '.join(result['image_sizes'])}, not "
               f"{DETECTOR_SIDE}x{DETECTOR_SIDE}: scored after {', '.join(result['resized'])}")
@@ -593,6 +604,9 @@ def parse_args(argv):
                         "needs one, e.g. \"\": its learned empty prompt covers 32 tokens)")
     parser.add_argument("--out", help="output folder (default: a new temporary folder)")
     parser.add_argument("--min-accuracy", type=float, help="exit 1 when overall accuracy is below this (0..1)")
+    parser.add_argument("--min-check-accuracy", type=float,
+                        help="exit 1 when the fraction of passed checks (every asked check of every prompt: "
+                             "count, colour, shape, size, position, relation; partial credit) is below this (0..1)")
     parser.add_argument("--latency-runs", type=int, default=0, help="also time R one-prompt calls")
     parser.add_argument("--compare-torch", action="store_true", help="also sample with tools/train's PyTorch code")
     parser.add_argument("--skip-missing-model", action="store_true", help="exit 77 when the model folder is absent")
@@ -603,8 +617,10 @@ def parse_args(argv):
         parser.error("--count must be at least 1")
     if args.per_call < 1 or args.per_call > 64:
         parser.error("--per-call must be in 1..64")
-    if args.min_accuracy is not None and not 0.0 <= args.min_accuracy <= 1.0:
-        parser.error("--min-accuracy is a fraction in 0..1")
+    for name in ("min_accuracy", "min_check_accuracy"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} is a fraction in 0..1")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
     return args
@@ -622,13 +638,15 @@ def main(argv=None):
         print(f"bench.py: error: {exc}", file=sys.stderr)
         return EXIT_BROKEN
     print_report(result, out, args.show)
-    overall = result["summary"]["overall"]["accuracy"]
-    if args.min_accuracy is not None:
-        verdict = "passes" if overall >= args.min_accuracy else "is BELOW"
-        print(f"overall {100 * overall:.1f}% {verdict} the floor {100 * args.min_accuracy:.1f}%")
-        if overall < args.min_accuracy:
-            return EXIT_BELOW_FLOOR
-    return 0
+    below = False
+    floors = (("overall", result["summary"]["overall"]["accuracy"], args.min_accuracy),
+              ("checks passed", result["check_accuracy"], args.min_check_accuracy))
+    for name, value, floor in floors:
+        if floor is not None:
+            verdict = "passes" if value >= floor else "is BELOW"
+            print(f"{name} {100 * value:.1f}% {verdict} the floor {100 * floor:.1f}%")
+            below = below or value < floor
+    return EXIT_BELOW_FLOOR if below else 0
 
 
 if __name__ == "__main__":
