@@ -142,11 +142,14 @@ refuse "bad --device" 2 "--device" "$INFINODE" generate "a cat" -o never.png "${
 refuse "unknown random pipeline" 2 "unknown pipeline 'huge'" "$INFINODE" generate "a cat" -o never.png --random-weights huge
 refuse "invalid UTF-8 prompt" 1 "prompt 2: text is not valid UTF-8" "$INFINODE" generate "a cat" $'a \xff cat' -o never.png "${tiny[@]}"
 refuse "output folder missing" 1 "does not exist" "$INFINODE" generate "a cat" -o no/such/folder/never.png "${tiny[@]}"
-if [ -d "${INF_DEFAULT_MODEL_DIR:-/nonexistent}" ]; then
-  echo "skipped: the default model exists, so 'no model' cannot be tested"
-else
-  refuse "no model" 1 "no model: pass --model DIR, --transformer/--vae/--t5/--spiece, or --random-weights tiny" \
-    "$INFINODE" generate "a cat" -o never.png
+# INFINODE_MODEL_DIR set but empty turns the default model off (docs/model-manifest.md).
+refuse "no model" 1 "no model: pass --model DIR, --transformer/--vae/--t5/--spiece, or --random-weights tiny" \
+  env INFINODE_MODEL_DIR= "$INFINODE" generate "a cat" -o never.png
+if [ -f "${INF_DEFAULT_MODEL_DIR:-/nonexistent}/model.json" ]; then  # the default model, found without flags
+  if env -u INFINODE_MODEL_DIR "$INFINODE" generate "a photo of a red circle" -o default.png --seed 3 >out 2>err \
+      && [ "$(png_size default.png)" = "64x64" ]; then pass; else failure "default model: $(tail -n 1 err)"; fi
+  if INFINODE_MODEL_DIR="$INF_DEFAULT_MODEL_DIR" "$INFINODE" generate "a photo of a red circle" -o via_env.png --seed 3 >out 2>err \
+      && cmp -s default.png via_env.png; then pass; else failure "INFINODE_MODEL_DIR: $(tail -n 1 err)"; fi
 fi
 refuse "missing weight file" 1 "missing.safetensors" "$INFINODE" generate "a cat" -o never.png --transformer missing.safetensors \
   --random-weights tiny --resolution 0.06M
