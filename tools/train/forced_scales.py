@@ -11,7 +11,6 @@ VAE's own reconstruction (the ceiling); K = 0 is plain generation.  A large jump
 K+1 says scale K+1 is where sampling breaks.  Sampling settings default to the model's.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -28,7 +27,7 @@ from score import score_prompt  # noqa: E402
 from bsq_vae import bitwise_self_correction  # noqa: E402
 from export import load_infinity, load_t5, load_vae  # noqa: E402
 from infinity_model import Schedule  # noqa: E402
-from sample_eval import vae_image_size  # noqa: E402
+from sample_eval import resolve_model, vae_image_size  # noqa: E402
 import data  # noqa: E402
 
 
@@ -44,18 +43,16 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    with open(os.path.join(a.model, 'model.json')) as f:
-        manifest = json.load(f)
-    part = lambda key: os.path.join(a.model, manifest[key])
-    defaults = manifest.get('defaults', {})
+    files = resolve_model(a.model)
+    defaults = files['defaults']
     cfg = a.cfg if a.cfg is not None else defaults.get('cfg', 3.0)
     tau = a.tau if a.tau is not None else defaults.get('tau', 0.5)
     top_p, top_k = defaults.get('top_p', 0.97), defaults.get('top_k', 0)
-    model, t5, vae = load_infinity(part('transformer')).eval(), load_t5(part('t5')).eval(), load_vae(part('vae')).eval()
+    model, t5, vae = load_infinity(files['transformer']).eval(), load_t5(files['t5']).eval(), load_vae(files['vae']).eval()
     grids = [tuple(g) for g in defaults['schedule']['grids']]
     schedule = Schedule(grids, tuple(defaults['schedule']['rope_grid']))
-    tokenizer = data.Tokenizer(part('spiece'), max_length=model.cfg.text_maxlen)
-    size = vae_image_size(part('vae'))
+    tokenizer = data.Tokenizer(files['spiece'], max_length=model.cfg.text_maxlen)
+    size = vae_image_size(files['vae'])
     rng = np.random.default_rng(a.seed)
     specs = [scenes.sample_scene(rng, a.split, image_size=size) for _ in range(a.count)]
     x = torch.from_numpy(np.stack([scenes.render(s) for s in specs])).permute(0, 3, 1, 2).float() / 127.5 - 1

@@ -50,9 +50,13 @@ def resolve_model(model_dir, vae=None):
                 defaults={})
 
 
-def score(out_dir, prompts_path):
+def score(out_dir, prompts_path, count):
+    """The first `count` prompts' images in out_dir: grid.png of the first 20 (when there are
+    that many), the scoring table and out_dir/summary.json.  Returns eval_images' exit status."""
+    if count >= 20:
+        grid_png(out_dir)
     import eval_images
-    return eval_images.main(['--prompts', prompts_path, '--images', out_dir,
+    return eval_images.main(['--prompts', prompts_path, '--images', out_dir, '--limit', str(count),
                              '--out', os.path.join(out_dir, 'summary.json')])
 
 
@@ -61,13 +65,14 @@ def vae_image_size(vae_path):
     return int(read_safetensors(vae_path)[1].get('image_size', scenes.DEFAULT_IMAGE_SIZE))
 
 
-def write_prompts(out_dir, image_size=scenes.DEFAULT_IMAGE_SIZE, split='heldout'):
+def write_prompts(out_dir, image_size=scenes.DEFAULT_IMAGE_SIZE, split='heldout', limit=0):
     """The 200 benchmark prompts (split 'train': 200 prompts drawn the same way from training
     combinations, to tell 'cannot draw' from 'cannot compose'); their reference scenes render at
     image_size (the geometry is in fractions of the side, so captions and scoring do not depend on it)."""
     path = os.path.join(out_dir, 'prompts.json')
     scenes.save_eval_prompts(path, scenes.make_eval_prompts(200, image_size=image_size, split=split))
-    return path, scenes.load_eval_prompts(path)
+    prompts = scenes.load_eval_prompts(path)
+    return path, prompts[:limit] if limit else prompts
 
 
 def save_images(out_dir, imgs, start):
@@ -97,8 +102,7 @@ def cmd_vae(a):
             save_images(a.out, data.to_uint8(rec), s)
     print(f'VAE reconstruction PSNR over {len(psnrs)} held-out reference scenes: mean {np.mean(psnrs):.2f} dB, '
           f'min {np.min(psnrs):.2f} dB')
-    grid_png(a.out)
-    return score(a.out, prompts_path)
+    return score(a.out, prompts_path, len(prompts))
 
 
 def cmd_model(a):
@@ -116,8 +120,7 @@ def cmd_model(a):
         grids = [(int(g), int(g)) for g in a.schedule.split(',')]
         sched = Schedule(grids, grids[-1])
     tok = data.Tokenizer(files['spiece'], max_length=model.cfg.text_maxlen)
-    prompts_path, prompts = write_prompts(a.out, split=a.split)
-    prompts = prompts[:a.limit] if a.limit else prompts
+    prompts_path, prompts = write_prompts(a.out, split=a.split, limit=a.limit)
     t0 = time.time()
     with torch.no_grad():
         for i, p in enumerate(prompts):  # one prompt at a time: batch-of-1 Philox stream, as the CLI
@@ -127,18 +130,13 @@ def cmd_model(a):
             save_images(a.out, data.to_uint8(vae.decode(summed)), i)
     print(f'{len(prompts)} images in {time.time() - t0:.0f}s (cfg {cfg}, tau {tau}, top_k {top_k}, '
           f'top_p {top_p}, seed {a.seed})', flush=True)
-    if len(prompts) >= 20:
-        grid_png(a.out)
-    import eval_images
-    return eval_images.main(['--prompts', prompts_path, '--images', a.out, '--limit', str(len(prompts)),
-                             '--out', os.path.join(a.out, 'summary.json')])
+    return score(a.out, prompts_path, len(prompts))
 
 
 def cmd_cpp(a):
     """The same prompts and seed through the C++ CLI, one process per prompt (batch of 1)."""
     import subprocess
-    prompts_path, prompts = write_prompts(a.out, split=a.split)
-    prompts = prompts[:a.limit] if a.limit else prompts
+    prompts_path, prompts = write_prompts(a.out, split=a.split, limit=a.limit)
     t0, gen = time.time(), 0.0
     for i, p in enumerate(prompts):
         out = os.path.join(a.out, f'{i:04d}.png')
@@ -149,11 +147,7 @@ def cmd_cpp(a):
                 gen += float(line.rsplit(' in ', 1)[1].split()[0])
     print(f'{len(prompts)} images through {a.cli} in {time.time() - t0:.0f}s wall '
           f'(engine-reported generate time {gen:.1f}s, {gen / max(1, len(prompts)):.2f} s/image)', flush=True)
-    if len(prompts) >= 20:
-        grid_png(a.out)
-    import eval_images
-    return eval_images.main(['--prompts', prompts_path, '--images', a.out, '--limit', str(len(prompts)),
-                             '--out', os.path.join(a.out, 'summary.json')])
+    return score(a.out, prompts_path, len(prompts))
 
 
 def main():

@@ -22,7 +22,6 @@ OUT/transformer_log.json.
 """
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -41,6 +40,7 @@ from bsq_vae import bitwise_self_correction  # noqa: E402
 from t5_encoder import T5Encoder, T5Config  # noqa: E402
 from export import export_infinity, export_t5, load_vae  # noqa: E402
 import data  # noqa: E402
+from run_budget import RunBudget  # noqa: E402
 
 
 def bit_loss(logits, gt_bits, weights):
@@ -152,8 +152,6 @@ def main():
     no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.05}, {'params': no_decay, 'weight_decay': 0.0}],
                             lr=a.lr, betas=(0.9, 0.97))
-    warm = max(1, a.steps // 20)
-    lr_at = lambda s, prog: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, prog))))
     weights = scale_loss_weights(sched)
     offsets = sched.offsets() + [sched.total]
     meta = {'schedule': json.dumps(grids), 'rope_grid': json.dumps(list(grids[-1])),
@@ -169,14 +167,14 @@ def main():
             json.dump(log, f)
         model.train(), t5.train()
 
-    log, t0 = [], time.time()
+    log, budget = [], RunBudget(a.steps, a.minutes, a.stop_after)
     step = 0
     while True:
-        prog = step / a.steps if a.minutes <= 0 else max(step / a.steps, (time.time() - t0) / (60 * a.minutes))
-        if prog >= 1 or step == a.stop_after:
+        prog = budget.progress(step)
+        if budget.finished(step, prog):
             break
         for gr in opt.param_groups:
-            gr['lr'] = a.lr * lr_at(step, prog)
+            gr['lr'] = a.lr * budget.lr_factor(step, prog)
         idx = rng.integers(0, len(specs), a.batch)
         z = Z[torch.from_numpy(idx)].float()
         caps = [data.scenes.caption(specs[i], rng) for i in idx]
@@ -192,15 +190,15 @@ def main():
         gn = torch.nn.utils.clip_grad_norm_(params, 2.0)
         opt.step()
         acc_k = [acc[:, offsets[k]:offsets[k + 1]].mean().item() for k in range(len(grids))]
-        log.append(dict(step=step, lr=opt.param_groups[0]['lr'], loss=loss.item(), grad_norm=float(gn), bit_acc=acc_k, sec=time.time() - t0))
+        log.append(dict(step=step, lr=opt.param_groups[0]['lr'], loss=loss.item(), grad_norm=float(gn), bit_acc=acc_k, sec=budget.elapsed()))
         if step % a.log_every == 0:
             print(f'step {step:5d}  loss {loss.item():.4f}  bit acc/scale ' +
-                  ' '.join(f'{v:.3f}' for v in acc_k) + f'  |g| {float(gn):.2f}  {time.time() - t0:.0f}s', flush=True)
+                  ' '.join(f'{v:.3f}' for v in acc_k) + f'  |g| {float(gn):.2f}  {budget.elapsed():.0f}s', flush=True)
         step += 1
         if step % a.ckpt_every == 0:
             save(step)
     save(step)
-    print(f'done: {step} steps, train wall {time.time() - t0:.0f}s, total {time.time() - t_start:.0f}s', flush=True)
+    print(f'done: {step} steps, train wall {budget.elapsed():.0f}s, total {time.time() - t_start:.0f}s', flush=True)
 
 
 if __name__ == '__main__':

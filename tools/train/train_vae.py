@@ -29,7 +29,6 @@ import json
 import math
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cpu_env  # noqa: E402
@@ -42,6 +41,7 @@ import torch.nn.functional as F  # noqa: E402
 from bsq_vae import BsqVae, VaeConfig  # noqa: E402
 from export import export_vae  # noqa: E402
 import data  # noqa: E402
+from run_budget import RunBudget  # noqa: E402
 
 
 def parse_grids(text: str):
@@ -129,16 +129,14 @@ def main():
         for p in vae.encoder.parameters():
             p.requires_grad_(False)
     opt = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=a.lr, betas=(0.9, 0.95), weight_decay=1e-4)
-    warm = max(1, a.steps // 20)
-    lr_at = lambda s, prog: min(1.0, (s + 1) / warm) * (0.5 * (1 + math.cos(math.pi * min(1.0, prog))) * 0.9 + 0.1)
-    log, t0 = [], time.time()
+    log, budget = [], RunBudget(a.steps, a.minutes, a.stop_after)
     step = 0
     while True:
-        prog = step / a.steps if a.minutes <= 0 else max(step / a.steps, (time.time() - t0) / (60 * a.minutes))
-        if prog >= 1 or step == a.stop_after:
+        prog = budget.progress(step)
+        if budget.finished(step, prog):
             break
         for gr in opt.param_groups:
-            gr['lr'] = a.lr * lr_at(step, prog)
+            gr['lr'] = a.lr * budget.lr_factor(step, prog)
         full = prog >= full_from
         if full:
             x, _, _ = data.scene_batch(rng, a.full_batch, 'train', a.image_size)
@@ -172,7 +170,7 @@ def main():
             psnr = 10 * math.log10(4.0 / max(F.mse_loss(rec, x).item(), 1e-10))
             log.append(dict(step=step, full=full, lr=opt.param_groups[0]['lr'], loss=loss.item(), l1=l1.item(), mse=l2.item(), psnr=psnr,
                             commit=float(stats['commit']), commit_z=float(stats['commit_z']), ent_sample=float(stats['entropy_sample']),
-                            ent_codebook=float(stats['entropy_codebook']), sec=time.time() - t0))
+                            ent_codebook=float(stats['entropy_codebook']), sec=budget.elapsed()))
             if len(log) % a.log_every == 0 or step == a.steps - 1:
                 e = log[-1]
                 print(f"step {step:5d}  loss {e['loss']:.4f}  psnr {e['psnr']:.2f}  commit {e['commit']:.3f}/{e['commit_z']:.3f}  "
@@ -194,7 +192,7 @@ def main():
         bits, summed = vae.tokenize(x, grids)
         rec = vae.decode(summed)
         psnr = 10 * math.log10(4.0 / F.mse_loss(rec, x).item())
-        print(f'held-out reconstruction psnr {psnr:.2f} dB (8 scenes); train wall {time.time() - t0:.0f}s')
+        print(f'held-out reconstruction psnr {psnr:.2f} dB (8 scenes); train wall {budget.elapsed():.0f}s')
         save_grid(os.path.join(a.out, 'vae_recon.png'), [data.to_uint8(x), data.to_uint8(rec)])
 
 
