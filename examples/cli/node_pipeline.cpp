@@ -55,11 +55,19 @@ std::string model_directory(const ModelFlags& flags, bool parts_named) {
   }
   if (!flags.random_weights.empty()) return {};  // every part not named is random
   // The library's rule for engines without a model (docs/model-manifest.md): INFINODE_MODEL_DIR
-  // when set (empty: no default), else the built-in default when it exists.
-  std::string fallback = INF_DEFAULT_MODEL_DIR;
-  if (const char* variable = std::getenv("INFINODE_MODEL_DIR"); variable != nullptr) fallback = variable;
+  // when set (a directory that is not there is an error, as for --model; empty: no default),
+  // else the built-in default when it holds model.json.
   std::error_code error;
-  if (!fallback.empty() && fs::is_directory(fallback, error)) return fallback;
+  if (const char* variable = std::getenv("INFINODE_MODEL_DIR"); variable != nullptr) {
+    const std::string chosen = variable;
+    if (!chosen.empty()) {
+      INF_CHECK(fs::is_directory(chosen, error), ErrorKind::io, "INFINODE_MODEL_DIR ", chosen, ": not a directory");
+      return chosen;
+    }
+  } else if (const std::string builtin = INF_DEFAULT_MODEL_DIR;
+             !builtin.empty() && fs::is_regular_file(fs::path(builtin) / "model.json", error)) {
+    return builtin;
+  }
   INF_CHECK(parts_named, ErrorKind::invalid_argument,
             "no model: pass --model DIR, --transformer/--vae/--t5/--spiece, or --random-weights tiny");
   return {};

@@ -142,6 +142,8 @@ refuse "bad --device" 2 "--device" "$INFINODE" generate "a cat" -o never.png "${
 refuse "unknown random pipeline" 2 "unknown pipeline 'huge'" "$INFINODE" generate "a cat" -o never.png --random-weights huge
 refuse "invalid UTF-8 prompt" 1 "prompt 2: text is not valid UTF-8" "$INFINODE" generate "a cat" $'a \xff cat' -o never.png "${tiny[@]}"
 refuse "output folder missing" 1 "does not exist" "$INFINODE" generate "a cat" -o no/such/folder/never.png "${tiny[@]}"
+refuse "INFINODE_MODEL_DIR not a directory" 1 "INFINODE_MODEL_DIR no/such/models: not a directory" \
+  env INFINODE_MODEL_DIR=no/such/models "$INFINODE" generate "a cat" -o never.png
 # INFINODE_MODEL_DIR set but empty turns the default model off (docs/model-manifest.md).
 refuse "no model" 1 "no model: pass --model DIR, --transformer/--vae/--t5/--spiece, or --random-weights tiny" \
   env INFINODE_MODEL_DIR= "$INFINODE" generate "a cat" -o never.png
