@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
+#include "generation_flags.h"
 #include "model/infinity/random_weights.h"
 #include "model/infinity/transformer.h"
 #include "weights/weight_store.h"
@@ -50,14 +51,6 @@ struct BenchOptions {
   uint64_t seed = 0;
 };
 
-int positive_int(const std::string& option, const std::string& value) {
-  char* end = nullptr;
-  const long parsed = std::strtol(value.c_str(), &end, 10);
-  if (end == value.c_str() || *end != '\0' || parsed <= 0 || parsed > 1000000)
-    throw UsageError(option + " must be a positive integer, not '" + value + "'");
-  return static_cast<int>(parsed);
-}
-
 BenchOptions parse_options(const Args& args) {
   BenchOptions options;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -78,9 +71,9 @@ BenchOptions parse_options(const Args& args) {
       if (end == value.c_str() || *end != '\0' || !(options.aspect > 0))
         throw UsageError("--aspect must be a positive number (height / width), not '" + value + "'");
     } else if (arg == "--prompts") {
-      options.prompts = positive_int(arg, value);
+      options.prompts = static_cast<int>(parse_int_flag(arg, value, 1, 1000000));
     } else if (arg == "--text-length") {
-      options.text_length = positive_int(arg, value);
+      options.text_length = static_cast<int>(parse_int_flag(arg, value, 1, 1000000));
     } else if (arg == "--dtype") {
       const auto dtype = dtype_from_name(value);
       if (!dtype || !dtype_is_float(*dtype)) throw UsageError("--dtype must be f32, bf16 or f16, not '" + value + "'");
@@ -88,11 +81,9 @@ BenchOptions parse_options(const Args& args) {
     } else if (arg == "--backend") {
       options.backend = value;
     } else if (arg == "--repeat") {
-      options.repeat = positive_int(arg, value);
+      options.repeat = static_cast<int>(parse_int_flag(arg, value, 1, 1000000));
     } else if (arg == "--seed") {
-      char* end = nullptr;
-      options.seed = std::strtoull(value.c_str(), &end, 10);
-      if (end == value.c_str() || *end != '\0') throw UsageError("--seed must be a non-negative integer");
+      options.seed = static_cast<uint64_t>(parse_seed_flag(arg, value));
     } else {
       throw UsageError("unknown option '" + arg + "'\n" + kUsage);
     }

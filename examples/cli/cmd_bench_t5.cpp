@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -23,6 +22,7 @@
 #include "commands.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
+#include "generation_flags.h"
 #include "model/t5/random_t5_weights.h"
 #include "model/t5/t5_encoder.h"
 #include "weights/weight_store.h"
@@ -43,14 +43,6 @@ struct BenchT5Options {
   uint64_t seed = 0;
 };
 
-int64_t positive(const std::string& option, const std::string& value) {
-  char* end = nullptr;
-  const long long parsed = std::strtoll(value.c_str(), &end, 10);
-  if (end == value.c_str() || *end != '\0' || parsed <= 0 || parsed > 1000000)
-    throw UsageError(option + " must be a positive integer, not '" + value + "'");
-  return parsed;
-}
-
 BenchT5Options parse(const Args& args) {
   BenchT5Options options;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -66,7 +58,7 @@ BenchT5Options parse(const Args& args) {
       options.tokens.clear();
       std::istringstream list(value);
       std::string item;
-      while (std::getline(list, item, ',')) options.tokens.push_back(positive(arg, item));
+      while (std::getline(list, item, ',')) options.tokens.push_back(parse_int_flag(arg, item, 1, 1000000));
       if (options.tokens.empty()) throw UsageError("--tokens needs at least one length");
     } else if (arg == "--dtype") {
       const auto dtype = dtype_from_name(value);
@@ -76,9 +68,9 @@ BenchT5Options parse(const Args& args) {
     } else if (arg == "--backend") {
       options.backend = value;
     } else if (arg == "--repeat") {
-      options.repeat = static_cast<int>(positive(arg, value));
+      options.repeat = static_cast<int>(parse_int_flag(arg, value, 1, 1000000));
     } else if (arg == "--seed") {
-      options.seed = static_cast<uint64_t>(positive(arg, value));
+      options.seed = static_cast<uint64_t>(parse_seed_flag(arg, value));
     } else {
       throw UsageError("unknown option '" + arg + "'\n" + kUsage);
     }

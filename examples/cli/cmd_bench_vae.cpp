@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "commands.h"
 #include "common/error.h"
 #include "common/thread_pool.h"
+#include "generation_flags.h"
 #include "model/infinity/random_weights.h"
 #include "model/vae/bsq_vae.h"
 #include "model/vae/random_vae_weights.h"
@@ -44,12 +44,9 @@ struct BenchVaeOptions {
   uint64_t seed = 0;
 };
 
+// Sizes, tiles and counts: parse_int_flag from `minimum` to a million.
 int parse_int(const std::string& option, const std::string& value, int minimum) {
-  char* end = nullptr;
-  const long parsed = std::strtol(value.c_str(), &end, 10);
-  if (end == value.c_str() || *end != '\0' || parsed < minimum || parsed > 1000000)
-    throw UsageError(option + " must be an integer >= " + std::to_string(minimum) + ", not '" + value + "'");
-  return static_cast<int>(parsed);
+  return static_cast<int>(parse_int_flag(option, value, minimum, 1000000));
 }
 
 BenchVaeOptions parse_options(const Args& args) {
@@ -87,7 +84,7 @@ BenchVaeOptions parse_options(const Args& args) {
     } else if (arg == "--repeat") {
       options.repeat = parse_int(arg, value, 1);
     } else if (arg == "--seed") {
-      options.seed = static_cast<uint64_t>(parse_int(arg, value, 0));
+      options.seed = static_cast<uint64_t>(parse_seed_flag(arg, value));
     } else {
       throw UsageError("unknown option '" + arg + "'\n" + kUsage);
     }

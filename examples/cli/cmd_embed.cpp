@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "commands.h"
 #include "common/error.h"
+#include "generation_flags.h"
 #include "model/t5/t5_encoder.h"
 #include "text/t5_tokenizer.h"
 #include "weights/safetensors.h"
@@ -66,13 +67,7 @@ EmbedOptions parse(const Args& args) {
         throw UsageError("--dtype must be f32 or bf16 (T5 overflows f16), not '" + name + "'");
       options.dtype = *dtype;
     } else if (arg == "--max-length") {
-      const std::string& number = value();
-      char* end = nullptr;
-      errno = 0;
-      const long parsed = std::strtol(number.c_str(), &end, 10);
-      if (number.empty() || *end != '\0' || errno != 0 || parsed < 1 || parsed > 1000000)
-        throw UsageError("--max-length needs an integer in [1, 1000000]");
-      options.max_length = static_cast<int>(parsed);
+      options.max_length = static_cast<int>(parse_int_flag(arg, value(), 1, 1000000));
     } else if (arg == "--") {  // the text follows, even if it starts with '-'
       if (i + 2 != args.size() || options.text) throw UsageError(std::string("one TEXT after --\n") + kUsage);
       options.text = args[++i];

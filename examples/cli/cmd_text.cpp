@@ -1,7 +1,6 @@
 // infinode tokenize: prompts to T5 token ids through the model's SentencePiece file.
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -9,6 +8,7 @@
 
 #include "commands.h"
 #include "common/error.h"
+#include "generation_flags.h"
 #include "text/t5_tokenizer.h"
 
 namespace inf::cli {
@@ -39,13 +39,7 @@ TokenizeOptions parse(const Args& args) {
     } else if (arg == "--file") {
       options.file = value();
     } else if (arg == "--max-length") {
-      const std::string& number = value();
-      char* end = nullptr;
-      errno = 0;
-      const long parsed = std::strtol(number.c_str(), &end, 10);
-      if (number.empty() || *end != '\0' || errno != 0 || parsed < 1 || parsed > 1000000)
-        throw UsageError("--max-length needs an integer in [1, 1000000]");
-      options.max_length = static_cast<int>(parsed);
+      options.max_length = static_cast<int>(parse_int_flag(arg, value(), 1, 1000000));
     } else if (arg == "-v" || arg == "--verbose") {
       options.verbose = true;
     } else if (arg == "--") {  // what follows is the text, even if it starts with '-'

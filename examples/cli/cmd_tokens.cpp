@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 #include "commands.h"
 #include "common/error.h"
+#include "generation_flags.h"
 #include "image/image_io.h"
 #include "image/preprocess.h"
 #include "model/infinity/bit_sampler.h"
@@ -25,14 +26,11 @@ struct TokenOptions {
 };
 
 int parse_positive(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  const long parsed = std::strtol(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || parsed <= 0 || parsed > 1000000) throw UsageError(flag + " needs a positive integer");
-  return static_cast<int>(parsed);
+  return static_cast<int>(parse_int_flag(flag, value, 1, 1000000));
 }
 
 int parse_non_negative(const std::string& flag, const std::string& value) {
-  return value == "0" ? 0 : parse_positive(flag, value);
+  return static_cast<int>(parse_int_flag(flag, value, 0, 1000000));
 }
 
 TokenOptions parse(const Args& args, const char* usage) {

@@ -79,6 +79,10 @@ int64_t parse_int_flag(const std::string& flag, const std::string& text, int64_t
   return value;
 }
 
+int64_t parse_seed_flag(const std::string& flag, const std::string& text) {
+  return parse_int_flag(flag, text, 0, int64_t{1} << 53);
+}
+
 double parse_float_flag(const std::string& flag, const std::string& text) {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
@@ -109,7 +113,7 @@ bool parse_generation_flag(const Args& args, size_t& i, GenerationFlags& flags) 
     flags.model.device = value();
     if (!is_device_name(flags.model.device))
       throw UsageError("--device must be cpu, cuda or cuda:N, not '" + flags.model.device + "'");
-  } else if (arg == "--seed") flags.seed = parse_int_flag(arg, value(), 0, int64_t{1} << 53);
+  } else if (arg == "--seed") flags.seed = parse_seed_flag(arg, value());
   else if (arg == "--cfg") flags.cfg = parse_float_flag(arg, value());
   else if (arg == "--tau") flags.tau = parse_float_flag(arg, value());
   else if (arg == "--top-k") flags.top_k = parse_int_flag(arg, value(), 0, 1 << 20);

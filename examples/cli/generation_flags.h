@@ -38,6 +38,8 @@ void check_generation_flags(GenerationFlags& flags);
 
 // Strict number parsing for flags: the whole text, finite, within [min, max].
 int64_t parse_int_flag(const std::string& flag, const std::string& text, int64_t min, int64_t max);
+// A --seed value: parse_int_flag in 0..2^53, the range every command takes.
+int64_t parse_seed_flag(const std::string& flag, const std::string& text);
 double parse_float_flag(const std::string& flag, const std::string& text);
 
 // seed, cfg, tau, top_k, top_p on a sampler node (generate or edit: same ids). The node checks

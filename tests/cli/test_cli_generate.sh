@@ -135,6 +135,7 @@ refuse "unknown flag" 2 "unknown option '--colour'" "$INFINODE" generate "a cat"
 refuse "no prompt" 2 "no prompt" "$INFINODE" generate -o never.png "${tiny[@]}"
 refuse "no output" 2 "-o OUT is required" "$INFINODE" generate "a cat" "${tiny[@]}"
 refuse "--width 0" 2 "--width" "$INFINODE" generate "a cat" -o never.png "${tiny[@]}" --width 0 --height 256
+refuse "--seed x" 2 "--seed needs an integer in 0..9007199254740992, not 'x'" "$INFINODE" generate "a cat" -o never.png "${tiny[@]}" --seed x
 refuse "--width without --height" 2 "--width and --height go together" "$INFINODE" generate "a cat" -o never.png "${tiny[@]}" --width 256
 refuse "--cfg out of the node's range" 2 "--cfg" "$INFINODE" generate "a cat" -o never.png "${tiny[@]}" --cfg 1000
 refuse "bad --aspect" 2 "--aspect" "$INFINODE" generate "a cat" -o never.png "${tiny[@]}" --aspect 16:0

@@ -45,7 +45,8 @@ refuse "invalid UTF-8 in a file names the line" 1 "prompts.txt line 2" "$INFINOD
 refuse "missing prompt file" 1 "$work/none.txt" "$INFINODE" tokenize --spm "$model" --file "$work/none.txt"
 refuse "no --spm" 2 "--spm" "$INFINODE" tokenize "a cat"
 refuse "text and --file" 2 "either TEXT or --file" "$INFINODE" tokenize --spm "$model" "a cat" --file "$text/prompts.txt"
-refuse "bad --max-length" 2 "--max-length" "$INFINODE" tokenize --spm "$model" --max-length 0 "a cat"
+refuse "bad --max-length" 2 "--max-length needs an integer in 1..1000000, not '0'" "$INFINODE" tokenize --spm "$model" --max-length 0 "a cat"
+refuse "non-integer --max-length" 2 "--max-length needs an integer in 1..1000000, not 'x'" "$INFINODE" tokenize --spm "$model" --max-length x "a cat"
 
 echo "cli.tokenize: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

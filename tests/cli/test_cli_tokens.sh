@@ -25,6 +25,16 @@ refuse() {  # refuse DESCRIPTION PHRASE COMMAND...: exit 1 with PHRASE on stderr
     failed=$((failed + 1)); echo "FAIL: $what (exit $code)"; cat "$work/err"
   fi
 }
+usage_error() {  # usage_error DESCRIPTION PHRASE COMMAND...: exit 2 (a usage error) with PHRASE on stderr
+  local what="$1" phrase="$2"; shift 2
+  "$@" >"$work/out" 2>"$work/err"
+  local code=$?
+  if [ "$code" -eq 2 ] && grep -qF -- "$phrase" "$work/err" && [ ! -e "$work/never.png" ] && [ ! -e "$work/never.safetensors" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "FAIL: $what (exit $code)"; cat "$work/err"
+  fi
+}
 
 check "encode PNG" "$INFINODE" encode "$data/images/rgb8.png" -o "$work/a.safetensors" "${vae[@]}" --resolution 0.06M
 check "decode to PNG" "$INFINODE" decode "$work/a.safetensors" -o "$work/a.png" "${vae[@]}"
@@ -43,6 +53,12 @@ refuse "zero-size image" "img_zero_size.png" "$INFINODE" encode "$data/bad/img_z
 refuse "not a token file" "not an infinode bit-token file" "$INFINODE" decode "$data/st/small.safetensors" -o "$work/never.png" "${vae[@]}"
 refuse "not a VAE" "BSQ-VAE" "$INFINODE" decode "$work/a.safetensors" -o "$work/never.png" --vae "$data/st/small.safetensors"
 refuse "unknown resolution" "0.5M" "$INFINODE" encode "$data/images/rgb8.png" -o "$work/never.safetensors" "${vae[@]}" --resolution 0.5M
+usage_error "non-integer --tile" "--tile needs an integer in 1..1000000, not 'x'" \
+  "$INFINODE" encode "$data/images/rgb8.png" -o "$work/never.safetensors" "${vae[@]}" --tile x
+usage_error "negative --overlap" "--overlap needs an integer in 0..1000000, not '-1'" \
+  "$INFINODE" decode "$work/a.safetensors" -o "$work/never.png" "${vae[@]}" --overlap -1
+usage_error "--scales 0" "--scales needs an integer in 1..1000000, not '0'" \
+  "$INFINODE" decode "$work/a.safetensors" -o "$work/never.png" "${vae[@]}" --scales 0
 
 # Tokens from another tokenizer: same shapes, other weights (the transformer golden has no VAE,
 # so forge the identity instead).
