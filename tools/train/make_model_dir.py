@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Assemble a C++ engine model directory (docs/model-manifest.md) from a training run.
 
-    make_model_dir.py --vae RUN/vae/vae.safetensors --t2i RUN/t2i --out models/default \
-        --cfg 3 --tau 0.5 --top-p 0.97
+    make_model_dir.py --vae RUN/vae_b/vae.safetensors --t2i RUN/t2i --out models/default \
+        --bf16 --cfg 10 --tau 0.7 --top-p 0.97
 Copies the exported files under the names below and writes model.json with the sampling
-defaults and the fixed token schedule (the model is trained at one size: 128x128, stride 8)."""
+defaults and the token schedule the transformer was trained on (its 'schedule' metadata); the
+model draws at one size only, the VAE's image_size."""
 import argparse
 import json
 import os
@@ -25,7 +26,7 @@ def main():
     ap.add_argument('--vae', required=True)
     ap.add_argument('--t2i', required=True, help='train_transformer.py output directory')
     ap.add_argument('--out', required=True)
-    ap.add_argument('--name', default='infinode-shapes-tiny')
+    ap.add_argument('--name', default='infinode-shapes-64')
     ap.add_argument('--cfg', type=float, default=3.0)
     ap.add_argument('--tau', type=float, default=0.5)
     ap.add_argument('--top-k', type=int, default=0)
