@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 INF_BUILD_TARGETS=infinode tools/build.sh -DINF_EXAMPLES=ON >/dev/null
 cli="${INF_BUILD_DIR:-build}/examples/infinode"
-prompt="${1:-a photo of a blue circle above a yellow square}"
+prompt="${1:-a photo of a large yellow circle}"
 out="${2:-demo.png}"
 if [ -f models/default/model.json ]; then
   model=(--model models/default)
