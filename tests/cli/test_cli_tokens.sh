@@ -15,26 +15,18 @@ check() {  # check DESCRIPTION COMMAND...: must succeed
   if "$@" >"$work/out" 2>"$work/err"; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL: $what"; cat "$work/err"; fi
 }
-refuse() {  # refuse DESCRIPTION PHRASE COMMAND...: exit 1 with PHRASE on stderr, no output file
-  local what="$1" phrase="$2"; shift 2
+fails_with() {  # fails_with CODE DESCRIPTION PHRASE COMMAND...: exit CODE with PHRASE on stderr, no output file
+  local expected="$1" what="$2" phrase="$3"; shift 3
   "$@" >"$work/out" 2>"$work/err"
   local code=$?
-  if [ "$code" -eq 1 ] && grep -qF -- "$phrase" "$work/err" && [ ! -e "$work/never.png" ] && [ ! -e "$work/never.safetensors" ]; then
+  if [ "$code" -eq "$expected" ] && grep -qF -- "$phrase" "$work/err" && [ ! -e "$work/never.png" ] && [ ! -e "$work/never.safetensors" ]; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1)); echo "FAIL: $what (exit $code)"; cat "$work/err"
   fi
 }
-usage_error() {  # usage_error DESCRIPTION PHRASE COMMAND...: exit 2 (a usage error) with PHRASE on stderr
-  local what="$1" phrase="$2"; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local code=$?
-  if [ "$code" -eq 2 ] && grep -qF -- "$phrase" "$work/err" && [ ! -e "$work/never.png" ] && [ ! -e "$work/never.safetensors" ]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); echo "FAIL: $what (exit $code)"; cat "$work/err"
-  fi
-}
+refuse() { fails_with 1 "$@"; }       # refuse DESCRIPTION PHRASE COMMAND...: a clean error
+usage_error() { fails_with 2 "$@"; }  # usage_error DESCRIPTION PHRASE COMMAND...: a usage error
 
 check "encode PNG" "$INFINODE" encode "$data/images/rgb8.png" -o "$work/a.safetensors" "${vae[@]}" --resolution 0.06M
 check "decode to PNG" "$INFINODE" decode "$work/a.safetensors" -o "$work/a.png" "${vae[@]}"

@@ -36,7 +36,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from infinity_model import Infinity, InfinityConfig, Schedule, scale_loss_weights  # noqa: E402
-from bsq_vae import bitwise_self_correction  # noqa: E402
+from bsq_vae import area_resize, bitwise_self_correction  # noqa: E402
 from t5_encoder import T5Encoder, T5Config  # noqa: E402
 from export import export_infinity, export_t5, load_vae  # noqa: E402
 import data  # noqa: E402
@@ -67,8 +67,7 @@ def object_token_masks(specs, grids, latent_side):
             h, w = cov.shape
             maps[i, 0, y0:y0 + h, x0:x0 + w] += torch.from_numpy(cov)
     maps = F.max_pool2d((maps > 0.02).float(), 3, stride=1, padding=1)  # [N, 1, S, S]
-    per_scale = [F.adaptive_avg_pool2d(maps, g) if tuple(g) != (latent_side, latent_side) else maps for g in grids]
-    return torch.cat([m.flatten(1) for m in per_scale], 1)  # [N, L]
+    return torch.cat([area_resize(maps, g).flatten(1) for g in grids], 1)  # [N, L]
 
 
 @torch.no_grad()
